@@ -1,0 +1,46 @@
+#pragma once
+/// \file
+/// Internal: argument checks shared by the public functions. Each message starts with the name
+/// of the public function that was called.
+
+#include <torch/torch.h>
+
+#include <string_view>
+
+namespace selfsup::detail {
+
+inline void check_defined(std::string_view fn, std::string_view name, const torch::Tensor& t) {
+  TORCH_CHECK(t.defined(), fn, ": ", name, " is an undefined tensor");
+}
+
+inline void check_floating(std::string_view fn, std::string_view name, const torch::Tensor& t) {
+  check_defined(fn, name, t);
+  TORCH_CHECK(t.is_floating_point(), fn, ": ", name, " must have a floating dtype, got ",
+              t.scalar_type());
+}
+
+inline void check_dim(std::string_view fn, std::string_view name, const torch::Tensor& t,
+                      int64_t dim) {
+  check_defined(fn, name, t);
+  TORCH_CHECK(t.dim() == dim, fn, ": ", name, " must have ", dim, " dimensions, got shape ",
+              t.sizes());
+}
+
+inline void check_same_device(std::string_view fn, std::string_view a_name,
+                              const torch::Tensor& a, std::string_view b_name,
+                              const torch::Tensor& b) {
+  TORCH_CHECK(a.device() == b.device(), fn, ": ", a_name, " and ", b_name,
+              " must be on the same device, got ", a.device(), " and ", b.device());
+}
+
+/// Rejects NaN and infinite entries. It reads one flag back from the device.
+inline void check_finite(std::string_view fn, std::string_view name, const torch::Tensor& t) {
+  TORCH_CHECK(torch::isfinite(t).all().item<bool>(), fn, ": ", name,
+              " contains NaN or infinite values");
+}
+
+inline void check_positive(std::string_view fn, std::string_view name, double v) {
+  TORCH_CHECK(v > 0.0, fn, ": ", name, " must be positive, got ", v);
+}
+
+}  // namespace selfsup::detail

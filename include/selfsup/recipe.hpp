@@ -1,0 +1,193 @@
+#pragma once
+/// \file
+/// selfsup::Recipe: one policy per role of a training step, composed at compile time.
+///
+///   using SimCLR = selfsup::Recipe<views::CropFlip, pairs::Augmented, negatives::InBatch,
+///                                  losses::NTXent>;
+///   using SimCLRWithMyPairs = SimCLR::with_pairs<MyPairs>;   // one role rebound in one line
+///
+/// Instantiating a Recipe checks every requirement of concepts.hpp separately, then the rules
+/// that tie the roles together, and stops at the first broken one with a message that names it.
+
+#include <selfsup/concepts.hpp>
+#include <selfsup/types.hpp>
+
+#include <torch/torch.h>
+
+#include <concepts>
+#include <type_traits>
+
+namespace selfsup {
+
+namespace detail {
+
+template <class P>
+inline constexpr bool has_provides_groups = requires {
+  { P::provides_groups } -> std::convertible_to<bool>;
+};
+template <class P>
+inline constexpr bool has_sample = requires(P& p, const torch::Tensor& anchors) {
+  { p.sample(anchors) } -> std::same_as<PairBatch>;
+};
+template <class N>
+inline constexpr bool has_provides_negatives = requires {
+  { N::provides_negatives } -> std::convertible_to<bool>;
+};
+template <class N>
+inline constexpr bool has_needs_groups = requires {
+  { N::needs_groups } -> std::convertible_to<bool>;
+};
+template <class N>
+inline constexpr bool has_negatives = requires(N& n, const LossInput& in, const PairBatch& p) {
+  { n.negatives(in, p) } -> std::same_as<NegativeSet>;
+};
+template <class L>
+inline constexpr bool has_contrastive = requires {
+  { L::contrastive } -> std::convertible_to<bool>;
+};
+template <class L>
+inline constexpr bool has_loss_call = requires(L& l, const LossInput& in) {
+  { l(in) } -> std::same_as<torch::Tensor>;
+};
+
+// Flag values that read as false when the flag is missing, so that a missing member is reported
+// once, by its own check, and not again by a composition rule.
+template <class T>
+constexpr bool flag_provides_groups() {
+  if constexpr (has_provides_groups<T>) return static_cast<bool>(T::provides_groups);
+  else return false;
+}
+template <class T>
+constexpr bool flag_provides_negatives() {
+  if constexpr (has_provides_negatives<T>) return static_cast<bool>(T::provides_negatives);
+  else return false;
+}
+template <class T>
+constexpr bool flag_needs_groups() {
+  if constexpr (has_needs_groups<T>) return static_cast<bool>(T::needs_groups);
+  else return false;
+}
+template <class T>
+constexpr bool flag_contrastive() {
+  if constexpr (has_contrastive<T>) return static_cast<bool>(T::contrastive);
+  else return false;
+}
+
+}  // namespace detail
+
+namespace detail {
+
+/// Checks every requirement of each role separately, so that the message names the missing
+/// member, then the rules between roles. Instantiated where a recipe is used: when a Recipe
+/// object is created, and by selfsup::Trainer. Naming a Recipe type (to rebind a role through an
+/// intermediate combination) does not trigger it.
+template <class V, class P, class N, class L>
+constexpr bool check_recipe() {
+  static_assert(Views<V>,
+                "selfsup::Recipe: the view generator (1st argument) needs a member "
+                "`torch::Tensor operator()(const torch::Tensor& images)`, or both "
+                "`first(images)` and `second(images)`");
+  static_assert(has_provides_groups<P>,
+                "selfsup::Recipe: the pair source (2nd argument) has no member "
+                "`static constexpr bool provides_groups`");
+  static_assert(has_sample<P>,
+                "selfsup::Recipe: the pair source (2nd argument) has no member "
+                "`selfsup::PairBatch sample(const torch::Tensor& anchors)`");
+  static_assert(has_provides_negatives<N>,
+                "selfsup::Recipe: the negative strategy (3rd argument) has no member "
+                "`static constexpr bool provides_negatives`");
+  static_assert(has_needs_groups<N>,
+                "selfsup::Recipe: the negative strategy (3rd argument) has no member "
+                "`static constexpr bool needs_groups`");
+  static_assert(has_negatives<N>,
+                "selfsup::Recipe: the negative strategy (3rd argument) has no member "
+                "`selfsup::NegativeSet negatives(const selfsup::LossInput&, "
+                "const selfsup::PairBatch&)`");
+  static_assert(has_contrastive<L>,
+                "selfsup::Recipe: the loss (4th argument) has no member "
+                "`static constexpr bool contrastive`");
+  static_assert(has_loss_call<L>,
+                "selfsup::Recipe: the loss (4th argument) has no member "
+                "`torch::Tensor operator()(const selfsup::LossInput&)`");
+
+  // Rules between roles, checked only once each role is complete.
+  constexpr bool roles_valid = Views<V> && PairSource<P> && NegativeStrategy<N> && Loss<L>;
+  static_assert(!roles_valid || !flag_contrastive<L>() || flag_provides_negatives<N>(),
+                "selfsup::Recipe: the loss is contrastive and needs negatives, but the negative "
+                "strategy provides none (negatives::None); use negatives::InBatch, or a "
+                "non-contrastive loss");
+  static_assert(!roles_valid || flag_contrastive<L>() || !flag_provides_negatives<N>(),
+                "selfsup::Recipe: the loss is non-contrastive (BYOL, SimSiam, Barlow Twins, "
+                "VICReg) and takes no negatives, but the negative strategy provides them; use "
+                "negatives::None");
+  static_assert(!roles_valid || !flag_needs_groups<N>() || flag_provides_groups<P>(),
+                "selfsup::Recipe: the negative strategy masks false negatives by semantic "
+                "group, but the pair source provides no group ids (provides_groups is false)");
+  return true;
+}
+
+// An empty member whose initialiser runs check_recipe when a Recipe object is created.
+struct RecipeChecked {
+  constexpr explicit RecipeChecked(bool) {}
+};
+
+}  // namespace detail
+
+/// One policy per role: view generation, positive-pair source, negative strategy, loss.
+/// A plain aggregate holding the policy objects, so that options are set with designated
+/// initialisers: `SimCLR{.loss = losses::NTXent{{.temperature = 0.2}}}`.
+template <class V, class P, class N, class L>
+struct Recipe {
+  /// True when every role satisfies its concept.
+  static constexpr bool roles_valid =
+      Views<V> && PairSource<P> && NegativeStrategy<N> && Loss<L>;
+
+  /// True when the recipe can be trained: every role complete and the roles compatible.
+  static constexpr bool valid =
+      roles_valid &&
+      (detail::flag_contrastive<L>() == detail::flag_provides_negatives<N>()) &&
+      (!detail::flag_needs_groups<N>() || detail::flag_provides_groups<P>());
+
+  using views_type = V;
+  using pairs_type = P;
+  using negatives_type = N;
+  using loss_type = L;
+
+  /// The same recipe with one role replaced. Rebinding may pass through an invalid combination
+  /// (`BYOL::with_loss<X>::with_negatives<Y>`); only the recipe that is used is checked.
+  template <class X> using with_views = Recipe<X, P, N, L>;
+  template <class X> using with_pairs = Recipe<V, X, N, L>;
+  template <class X> using with_negatives = Recipe<V, P, X, L>;
+  template <class X> using with_loss = Recipe<V, P, N, X>;
+
+  V views{};
+  P pairs{};
+  N negatives{};
+  L loss{};
+  [[no_unique_address]] detail::RecipeChecked checked_{detail::check_recipe<V, P, N, L>()};
+};
+
+namespace detail {
+template <class T> struct is_recipe : std::false_type {};
+template <class V, class P, class N, class L>
+struct is_recipe<Recipe<V, P, N, L>> : std::true_type {};
+}  // namespace detail
+
+/// True for every selfsup::Recipe<...>.
+template <class T>
+inline constexpr bool is_recipe_v = detail::is_recipe<std::remove_cvref_t<T>>::value;
+
+namespace detail {
+/// check_recipe for a Recipe type; true for anything else (reported on its own by the caller).
+template <class R>
+constexpr bool check_recipe_type() {
+  if constexpr (is_recipe_v<R>) {
+    return check_recipe<typename R::views_type, typename R::pairs_type,
+                        typename R::negatives_type, typename R::loss_type>();
+  } else {
+    return true;
+  }
+}
+}  // namespace detail
+
+}  // namespace selfsup
