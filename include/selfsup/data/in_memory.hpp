@@ -1,0 +1,60 @@
+#pragma once
+/// \file
+/// data::InMemoryDataset: a whole dataset as one uint8 tensor, on CPU or on the GPU.
+
+#include <selfsup/detail/check.hpp>
+
+#include <torch/torch.h>
+
+#include <cstdint>
+
+namespace selfsup::data {
+
+/// Images uint8 (N, C, H, W) and optional labels int64 (N), on one device. Satisfies
+/// selfsup::Dataset; `images(indices)` gathers on the dataset's device.
+class InMemoryDataset {
+ public:
+  InMemoryDataset() = default;
+  InMemoryDataset(torch::Tensor images, torch::Tensor labels = {})
+      : images_(std::move(images)), labels_(std::move(labels)) {
+    constexpr std::string_view fn = "selfsup::data::InMemoryDataset";
+    selfsup::detail::check_dim(fn, "images", images_, 4);
+    TORCH_CHECK(images_.scalar_type() == torch::kByte, fn, ": images must be uint8, got ",
+                images_.scalar_type());
+    TORCH_CHECK(images_.size(0) > 0, fn, ": the dataset is empty");
+    if (labels_.defined()) {
+      selfsup::detail::check_dim(fn, "labels", labels_, 1);
+      TORCH_CHECK(labels_.scalar_type() == torch::kLong, fn, ": labels must be int64, got ",
+                  labels_.scalar_type());
+      TORCH_CHECK(labels_.size(0) == images_.size(0), fn, ": ", images_.size(0),
+                  " images but ", labels_.size(0), " labels");
+      labels_ = labels_.to(images_.device());
+    }
+  }
+
+  int64_t size() const { return images_.size(0); }
+  torch::Device device() const { return images_.device(); }
+  bool has_labels() const { return labels_.defined(); }
+
+  torch::Tensor images(const torch::Tensor& indices) const {
+    return images_.index_select(0, indices.to(images_.device()));
+  }
+  torch::Tensor labels(const torch::Tensor& indices) const {
+    if (!labels_.defined()) return {};
+    return labels_.index_select(0, indices.to(labels_.device()));
+  }
+
+  const torch::Tensor& all_images() const { return images_; }
+  const torch::Tensor& all_labels() const { return labels_; }
+
+  /// The same data on another device (CIFAR-sized data fits on a GPU whole).
+  InMemoryDataset to(const torch::Device& device) const {
+    return {images_.to(device), labels_.defined() ? labels_.to(device) : torch::Tensor{}};
+  }
+
+ private:
+  torch::Tensor images_;
+  torch::Tensor labels_;
+};
+
+}  // namespace selfsup::data

@@ -1,0 +1,198 @@
+#pragma once
+/// \file
+/// data::make_synthetic: the embedded dataset, generated procedurally from a seed, on the device.
+///
+/// Each class is a family of closed shapes (its number of lobes, solid or hollow, smooth or
+/// sharp lobes). Every instance varies in factors that standard augmentations also produce
+/// (position, scale, colour) and in factors they cannot: rotation, shape deformation,
+/// background pattern, texture and clutter. Two instances of one class therefore differ in ways
+/// two augmented views of one image never do. The `shifted` split draws its nuisance factors
+/// from other ranges (wider rotations, unseen background patterns, more clutter): a stand-in for
+/// transfer to unseen data.
+
+#include <selfsup/data/in_memory.hpp>
+#include <selfsup/detail/torch_compat.hpp>
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <algorithm>
+#include <cstdint>
+#include <numbers>
+#include <utility>
+
+namespace selfsup::data {
+
+enum class SyntheticSplit { train, test, shifted };
+
+struct SyntheticOptions {
+  int64_t classes = 10;      ///< 2 to 20 shape families
+  int64_t per_class = 500;   ///< instances of each class
+  int64_t size = 32;         ///< image side length, at least 16
+  std::uint64_t seed = 0;
+};
+
+namespace detail {
+
+// Per-instance factors, one row per image, so that a chunk of images is a slice of rows.
+class ShapeFactors {
+ public:
+  explicit ShapeFactors(torch::Tensor table) : table_(std::move(table)) {}
+  ShapeFactors rows(int64_t start, int64_t len, const torch::Device& device) const {
+    return ShapeFactors(table_.narrow(0, start, len).to(device));
+  }
+  torch::Tensor col(int64_t c) const { return table_.select(1, c); }  // (N)
+  torch::Tensor cols(int64_t c, int64_t k) const { return table_.narrow(1, c, k); }  // (N, k)
+  const torch::Tensor& table() const { return table_; }
+
+ private:
+  torch::Tensor table_;
+};
+
+// Columns of the factor table.
+enum Factor : int64_t {
+  lobes, hollow, sharp, cx, cy, radius, stretch, angle, lobe_depth, deform0, deform1,
+  deform_phase0, deform_phase1, fg /* 3 */, bg0 = fg + 3, bg1 = bg0 + 3, texture_freq = bg1 + 3,
+  texture_angle, texture_strength, bg_freq, bg_angle, bg_phase, clutter /* 6 per disc */,
+};
+inline constexpr int64_t clutter_width = 6;  // x, y, radius, r, g, b
+
+inline int64_t clutter_count(SyntheticSplit split) { return split == SyntheticSplit::shifted ? 6 : 3; }
+
+inline torch::Tensor uniform(at::Generator& gen, int64_t n, double lo, double hi) {
+  return lo + (hi - lo) * torch::rand({n}, gen, torch::TensorOptions().dtype(torch::kFloat32));
+}
+
+inline ShapeFactors draw_factors(const torch::Tensor& labels, SyntheticSplit split, int64_t size,
+                                 at::Generator& gen) {
+  const auto n = labels.size(0);
+  const double s = static_cast<double>(size);
+  const double pi = std::numbers::pi;
+  const bool shifted = split == SyntheticSplit::shifted;
+  const int64_t m = clutter_count(split);
+  auto t = torch::empty({n, clutter + clutter_width * m}, torch::TensorOptions().dtype(torch::kFloat32));
+  auto set = [&](int64_t c, const torch::Tensor& v) { t.select(1, c).copy_(v); };
+  auto set_uniform = [&](int64_t c, double lo, double hi) { set(c, uniform(gen, n, lo, hi)); };
+  set(lobes, 2 + labels.remainder(5));
+  set(hollow, labels.div(5, "floor").remainder(2));
+  set(sharp, labels.div(10, "floor").remainder(2));
+  set_uniform(cx, 0.35 * s, 0.65 * s);
+  set_uniform(cy, 0.35 * s, 0.65 * s);
+  set_uniform(radius, 0.20 * s, 0.30 * s);
+  set_uniform(stretch, 0.8, 1.25);
+  // Rotation as a fraction of the shape's symmetry period: a band around upright for train and
+  // test, the whole period for shifted.
+  const double spread = shifted ? 0.5 : 0.2;
+  set(angle, uniform(gen, n, -spread, spread) * 2.0 * pi / t.select(1, lobes));
+  set_uniform(lobe_depth, 0.22, 0.38);
+  for (int64_t c : {deform0, deform1}) set_uniform(c, 0.0, shifted ? 0.12 : 0.07);
+  for (int64_t c : {deform_phase0, deform_phase1}) set_uniform(c, 0.0, 2.0 * pi);
+  for (int64_t c = 0; c < 3; ++c) {
+    set_uniform(fg + c, 0.15, 1.0);
+    set_uniform(bg0 + c, shifted ? 0.3 : 0.0, shifted ? 0.8 : 0.6);
+    set_uniform(bg1 + c, shifted ? 0.3 : 0.0, shifted ? 0.8 : 0.6);
+  }
+  set_uniform(texture_freq, 0.6, 1.6);
+  set_uniform(texture_angle, 0.0, pi);
+  set_uniform(texture_strength, 0.0, 0.35);
+  set_uniform(bg_freq, shifted ? 0.9 : 0.15, shifted ? 1.5 : 0.7);
+  set_uniform(bg_angle, 0.0, pi);
+  set_uniform(bg_phase, 0.0, 2.0 * pi);
+  for (int64_t j = 0; j < m; ++j) {
+    const int64_t base = clutter + clutter_width * j;
+    set_uniform(base + 0, 0.0, s);
+    set_uniform(base + 1, 0.0, s);
+    set_uniform(base + 2, 0.04 * s, 0.10 * s);
+    for (int64_t c = 0; c < 3; ++c) set_uniform(base + 3 + c, 0.0, 1.0);
+  }
+  return ShapeFactors(t);
+}
+
+// Renders the images of a factor table already on the target device: float (N, 3, S, S).
+inline torch::Tensor render(const ShapeFactors& f, SyntheticSplit split, int64_t size) {
+  const auto opts = f.table().options();
+  auto coords = torch::arange(size, opts) + 0.5;
+  auto y = coords.view({1, size, 1});
+  auto x = coords.view({1, 1, size});
+  auto col = [&](int64_t c) { return f.col(c).view({-1, 1, 1}); };      // (N, 1, 1)
+  auto rgb = [&](int64_t c) { return f.cols(c, 3).reshape({-1, 3, 1, 1}); };  // (N, 3, 1, 1)
+  auto soft = [](const torch::Tensor& signed_distance) {  // anti-aliased edge, ~1 pixel wide
+    return torch::sigmoid(signed_distance * 2.0);
+  };
+
+  // Background: stripes (train, test) or a checkerboard (shifted) between two colours.
+  auto cos_bg = torch::cos(col(bg_angle)), sin_bg = torch::sin(col(bg_angle));
+  auto bx = (x - col(cx)) * cos_bg + (y - col(cy)) * sin_bg;
+  auto by = (y - col(cy)) * cos_bg - (x - col(cx)) * sin_bg;
+  torch::Tensor pattern;
+  if (split == SyntheticSplit::shifted) {
+    pattern = 0.5 + 0.5 * torch::tanh(3.0 * torch::sin(col(bg_freq) * bx + col(bg_phase)) *
+                                      torch::sin(col(bg_freq) * by));
+  } else {
+    pattern = 0.5 + 0.5 * torch::sin(col(bg_freq) * bx + col(bg_phase));
+  }
+  pattern = pattern.unsqueeze(1);                                               // (N, 1, S, S)
+  auto image = rgb(bg0) * (1.0 - pattern) + rgb(bg1) * pattern;                 // (N, 3, S, S)
+
+  // Clutter: small discs behind the object.
+  for (int64_t j = 0; j < clutter_count(split); ++j) {
+    const int64_t base = clutter + clutter_width * j;
+    auto d = torch::sqrt((x - col(base)).pow(2) + (y - col(base + 1)).pow(2));
+    auto disc = soft(col(base + 2) - d).unsqueeze(1);
+    image = image * (1.0 - disc) + rgb(base + 3) * disc;
+  }
+
+  // The object: a radial profile r(θ) with `lobes` lobes, stretched, rotated and deformed.
+  auto dx = (x - col(cx)) / col(stretch);
+  auto dy = y - col(cy);
+  auto dist = torch::sqrt(dx.pow(2) + dy.pow(2));
+  auto theta = torch::atan2(dy, dx) - col(angle);
+  auto phase = col(lobes) * theta;
+  auto triangle = 2.0 * torch::abs(torch::remainder(phase / (2.0 * std::numbers::pi), 1.0) * 2.0 - 1.0) - 1.0;
+  auto profile = torch::where(col(sharp).gt(0.5), triangle, torch::cos(phase));
+  auto deform = col(deform0) * torch::cos(7.0 * theta + col(deform_phase0)) +
+                col(deform1) * torch::cos(9.0 * theta + col(deform_phase1));
+  auto boundary = col(radius) * (1.0 + col(lobe_depth) * profile + deform);
+  auto mask = soft(boundary - dist);
+  auto hole = soft(0.5 * boundary - dist) * col(hollow);
+  mask = (mask - hole).clamp(0.0, 1.0).unsqueeze(1);                            // (N, 1, S, S)
+
+  // Texture: stripes across the object.
+  auto tx = x * torch::cos(col(texture_angle)) + y * torch::sin(col(texture_angle));
+  auto texture = 1.0 - col(texture_strength) * (0.5 + 0.5 * torch::sin(col(texture_freq) * tx));
+  auto object = rgb(fg) * texture.unsqueeze(1);
+  return image * (1.0 - mask) + object * mask;
+}
+
+}  // namespace detail
+
+/// Generates one split of the embedded dataset: `classes * per_class` uint8 images
+/// (N, 3, size, size) with int64 labels, on `device`. Image i has label i % classes. The same
+/// options give the same images on every device (factors are drawn on the CPU).
+inline InMemoryDataset make_synthetic(const SyntheticOptions& options = {},
+                                      SyntheticSplit split = SyntheticSplit::train,
+                                      torch::Device device = torch::kCPU) {
+  constexpr std::string_view fn = "selfsup::data::make_synthetic";
+  TORCH_CHECK(options.classes >= 2 && options.classes <= 20, fn,
+              ": classes must be in [2, 20], got ", options.classes);
+  TORCH_CHECK(options.per_class >= 1, fn, ": per_class must be positive, got ",
+              options.per_class);
+  TORCH_CHECK(options.size >= 16, fn, ": size must be at least 16, got ", options.size);
+  const int64_t n = options.classes * options.per_class;
+  auto gen = selfsup::detail::make_generator(
+      torch::kCPU, options.seed * 3ULL + static_cast<std::uint64_t>(split) + 0x5e1f59ULL);
+  auto labels = torch::arange(n, torch::TensorOptions().dtype(torch::kLong)).remainder(options.classes);
+  auto factors = detail::draw_factors(labels, split, options.size, gen);
+
+  auto images = torch::empty({n, 3, options.size, options.size},
+                             torch::TensorOptions().dtype(torch::kByte).device(device));
+  constexpr int64_t chunk = 1024;
+  for (int64_t start = 0; start < n; start += chunk) {
+    const int64_t len = std::min(chunk, n - start);
+    auto rendered = detail::render(factors.rows(start, len, device), split, options.size);
+    images.narrow(0, start, len).copy_((rendered * 255.0).round_().clamp_(0, 255).to(torch::kByte));
+  }
+  return {images, labels.to(device)};
+}
+
+}  // namespace selfsup::data

@@ -1,0 +1,112 @@
+#pragma once
+/// \file
+/// Weighted k-nearest-neighbour evaluation on frozen, L2-normalised features (Wu et al.,
+/// "Unsupervised Feature Learning via Non-Parametric Instance Discrimination", CVPR 2018):
+/// the k most cosine-similar training samples vote for their label with weight exp(sim / T).
+
+#include <selfsup/concepts.hpp>
+#include <selfsup/detail/check.hpp>
+#include <selfsup/views/crop_flip.hpp>
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+namespace selfsup::eval {
+
+struct KNNOptions {
+  int64_t k = 200;
+  double temperature = 0.1;
+  int64_t block = 1024;  ///< test rows compared with the training set at once
+};
+
+struct KNNResult {
+  double top1 = 0.0;  ///< fraction of test samples whose highest-voted class is their label
+  double top5 = 0.0;  ///< fraction whose label is among the five highest-voted classes
+};
+
+/// `train_features` (N, F) and `test_features` (M, F) are normalised here; labels int64.
+inline KNNResult knn_classify(const torch::Tensor& train_features, const torch::Tensor& train_labels,
+                              const torch::Tensor& test_features, const torch::Tensor& test_labels,
+                              const KNNOptions& options = {}) {
+  constexpr std::string_view fn = "selfsup::eval::knn_classify";
+  selfsup::detail::check_dim(fn, "train_features", train_features, 2);
+  selfsup::detail::check_dim(fn, "test_features", test_features, 2);
+  TORCH_CHECK(train_labels.defined() && test_labels.defined(), fn,
+              ": needs labels for the training and the test set; the dataset has none");
+  selfsup::detail::check_dim(fn, "train_labels", train_labels, 1);
+  selfsup::detail::check_dim(fn, "test_labels", test_labels, 1);
+  TORCH_CHECK(train_features.size(0) == train_labels.size(0) &&
+                  test_features.size(0) == test_labels.size(0),
+              fn, ": features and labels must have the same number of rows, got ",
+              train_features.size(0), " and ", train_labels.size(0), " (train), ",
+              test_features.size(0), " and ", test_labels.size(0), " (test)");
+  TORCH_CHECK(train_features.size(1) == test_features.size(1), fn,
+              ": train and test features must have the same width, got ", train_features.size(1),
+              " and ", test_features.size(1));
+  TORCH_CHECK(options.k >= 1 && options.block >= 1, fn, ": k and block must be >= 1, got ",
+              options.k, " and ", options.block);
+  selfsup::detail::check_positive(fn, "temperature", options.temperature);
+  namespace F = torch::nn::functional;
+  auto train = F::normalize(train_features.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
+  auto test = F::normalize(test_features.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1))
+                  .to(train.device());
+  auto train_y = train_labels.to(train.device());
+  auto test_y = test_labels.to(train.device());
+  const int64_t classes = std::max(train_y.max().item<int64_t>(), test_y.max().item<int64_t>()) + 1;
+  const int64_t k = std::min(options.k, train.size(0));
+  const int64_t top = std::min<int64_t>(5, classes);
+  auto hits1 = torch::zeros({}, train_y.options());
+  auto hits5 = torch::zeros({}, train_y.options());
+  for (int64_t start = 0; start < test.size(0); start += options.block) {
+    const int64_t len = std::min(options.block, test.size(0) - start);
+    auto sim = test.narrow(0, start, len).mm(train.t());                  // (b, N)
+    auto [top_sim, top_idx] = sim.topk(k, 1);                             // (b, k)
+    auto weights = (top_sim / options.temperature).exp();
+    auto votes = torch::zeros({len, classes}, weights.options())
+                     .scatter_add_(1, train_y.index({top_idx}), weights);  // (b, C)
+    auto ranked = std::get<1>(votes.topk(top, 1));                           // (b, top)
+    auto truth = test_y.narrow(0, start, len).unsqueeze(1);
+    hits1 += ranked.narrow(1, 0, 1).eq(truth).sum();
+    hits5 += ranked.eq(truth).any(1).sum();
+  }
+  const double m = static_cast<double>(test.size(0));
+  return {hits1.item<double>() / m, hits5.item<double>() / m};
+}
+
+/// The encoder's features of every image of `data`, in order, in evaluation mode and without
+/// gradients: float (N, F) on the data's device. Images pass through `views::Identity`.
+template <class E, class D>
+torch::Tensor embed(E& encoder, const D& data, int64_t batch_size = 512) {
+  static_assert(Encoder<E>, "selfsup::eval::embed: the encoder must satisfy selfsup::Encoder");
+  static_assert(Dataset<D>, "selfsup::eval::embed: the data must satisfy selfsup::Dataset");
+  TORCH_CHECK(batch_size >= 1, "selfsup::eval::embed: batch_size must be >= 1, got ", batch_size);
+  torch::NoGradGuard no_grad;
+  const bool was_training = encoder->is_training();
+  encoder->train(false);
+  views::Identity to_float;
+  std::vector<torch::Tensor> parts;
+  const int64_t n = static_cast<int64_t>(data.size());
+  auto opts = torch::TensorOptions().dtype(torch::kLong).device(data.device());
+  for (int64_t start = 0; start < n; start += batch_size) {
+    auto idx = torch::arange(start, std::min(start + batch_size, n), opts);
+    parts.push_back(encoder->features(to_float(data.images(idx))));
+  }
+  encoder->train(was_training);
+  return torch::cat(parts, 0);
+}
+
+/// kNN top-1 / top-5 of `encoder`'s features, voting with `train`'s labels on `test`.
+template <class E, class D1, class D2>
+KNNResult knn_evaluate(E& encoder, const D1& train, const D2& test, const KNNOptions& options = {}) {
+  auto all = [](const auto& d) {
+    return torch::arange(static_cast<int64_t>(d.size()),
+                         torch::TensorOptions().dtype(torch::kLong).device(d.device()));
+  };
+  return knn_classify(embed(encoder, train), train.labels(all(train)), embed(encoder, test),
+                      test.labels(all(test)), options);
+}
+
+}  // namespace selfsup::eval

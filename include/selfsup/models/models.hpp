@@ -1,0 +1,7 @@
+#pragma once
+/// \file
+/// All models: backbones, heads and encoders.
+
+#include <selfsup/models/encoder.hpp>
+#include <selfsup/models/projector.hpp>
+#include <selfsup/models/small_cnn.hpp>

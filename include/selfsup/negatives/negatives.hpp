@@ -1,0 +1,6 @@
+#pragma once
+/// \file
+/// All negative strategies.
+
+#include <selfsup/negatives/in_batch.hpp>
+#include <selfsup/negatives/none.hpp>

@@ -1,0 +1,5 @@
+#pragma once
+/// \file
+/// All positive-pair sources.
+
+#include <selfsup/pairs/augmented.hpp>

@@ -1,0 +1,19 @@
+#pragma once
+/// \file
+/// The whole library: `#include <selfsup/selfsup.hpp>`.
+
+#include <selfsup/concepts.hpp>
+#include <selfsup/data/in_memory.hpp>
+#include <selfsup/data/sampler.hpp>
+#include <selfsup/data/synthetic.hpp>
+#include <selfsup/eval/knn.hpp>
+#include <selfsup/losses/losses.hpp>
+#include <selfsup/models/models.hpp>
+#include <selfsup/negatives/negatives.hpp>
+#include <selfsup/pairs/pairs.hpp>
+#include <selfsup/recipe.hpp>
+#include <selfsup/recipes.hpp>
+#include <selfsup/train/trainer.hpp>
+#include <selfsup/types.hpp>
+#include <selfsup/views/views.hpp>
+

@@ -1,0 +1,78 @@
+#pragma once
+/// \file
+/// views::CropFlip: the weak augmentation preset, RandomResizedCrop then a random horizontal
+/// flip, batched on the input's device.
+
+#include <selfsup/detail/check.hpp>
+#include <selfsup/detail/random.hpp>
+#include <selfsup/views/functional.hpp>
+#include <selfsup/views/random_resized_crop.hpp>
+
+#include <torch/torch.h>
+
+#include <array>
+#include <cstdint>
+
+namespace selfsup::views {
+
+struct CropFlipOptions {
+  int64_t size = 32;                         ///< output side length
+  std::array<double, 2> scale = {0.08, 1.0};  ///< RandomResizedCrop area fraction
+  std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};  ///< RandomResizedCrop aspect range
+  double flip_probability = 0.5;
+  std::uint64_t seed = 0;                    ///< seeds this policy's own generator
+};
+
+/// RandomResizedCrop + horizontal flip. Satisfies ViewGenerator: uint8 or float (B, C, H, W) in,
+/// float32 (B, C, size, size) in [0, 1] out, on the input's device, without host round trips.
+class CropFlip {
+ public:
+  CropFlip() : CropFlip(CropFlipOptions{}) {}
+  explicit CropFlip(const CropFlipOptions& options)
+      : options_(options), generators_(options.seed) {
+    TORCH_CHECK(options.size > 0, "selfsup::views::CropFlip: size must be positive, got ",
+                options.size);
+    TORCH_CHECK(options.flip_probability >= 0 && options.flip_probability <= 1,
+                "selfsup::views::CropFlip: flip_probability must be in [0, 1], got ",
+                options.flip_probability);
+  }
+
+  const CropFlipOptions& options() const { return options_; }
+
+  torch::Tensor operator()(const torch::Tensor& images) {
+    constexpr std::string_view fn = "selfsup::views::CropFlip";
+    selfsup::detail::check_dim(fn, "images", images, 4);
+    TORCH_CHECK(images.size(0) > 0, fn, ": images is an empty batch");
+    TORCH_CHECK(images.scalar_type() == torch::kByte || images.is_floating_point(), fn,
+                ": images must be uint8 or floating, got ", images.scalar_type());
+    const auto b = images.size(0);
+    auto& gen = generators_.on(images.device());
+    auto boxes = sample_resized_crop_boxes(b, images.size(2), images.size(3),
+                                           {.scale = options_.scale, .ratio = options_.ratio}, gen,
+                                           images.device());
+    auto views = functional::resized_crop_unchecked(images, boxes, {options_.size, options_.size});
+    if (!images.is_floating_point()) views = views.to(torch::kFloat32);
+    auto flip = torch::rand({b}, gen, views.options().dtype(torch::kFloat32))
+                    .lt(options_.flip_probability);
+    return torch::where(flip.view({-1, 1, 1, 1}), views.flip({3}), views);
+  }
+
+ private:
+  CropFlipOptions options_;
+  selfsup::detail::DeviceGenerators generators_;
+};
+
+/// No augmentation: uint8 images scaled to float32 [0, 1], floating images passed through.
+/// Used for evaluation, and for semantic partners seen as they are.
+struct Identity {
+  torch::Tensor operator()(const torch::Tensor& images) const {
+    selfsup::detail::check_dim("selfsup::views::Identity", "images", images, 4);
+    if (images.is_floating_point()) return images;
+    TORCH_CHECK(images.scalar_type() == torch::kByte,
+                "selfsup::views::Identity: images must be uint8 or floating, got ",
+                images.scalar_type());
+    return images.to(torch::kFloat32).div_(255.0);
+  }
+};
+
+}  // namespace selfsup::views
