@@ -1,0 +1,14 @@
+#!/bin/sh
+# Installs what selfsup needs on Debian 12, as root; does nothing for packages already there.
+set -eu
+packages="build-essential cmake ninja-build libtorch-dev libopenblas0-pthread librange-v3-dev
+          libfmt-dev libboost-test-dev"
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+  echo "setup-debian: installing$missing"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+fi
