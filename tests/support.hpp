@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -12,26 +13,30 @@
 
 namespace selfsup::test {
 
-/// Tensor `name` (float64, CPU) from tests/reference/reference.txt.
+/// Tensor `name` (float64, CPU) from the reference files tests/reference/*.txt, each written by
+/// the Python script of the same stem.
 inline torch::Tensor reference(const std::string& name) {
   static const std::map<std::string, torch::Tensor> table = [] {
     std::map<std::string, torch::Tensor> t;
-    const std::string path = std::string(SELFSUP_TEST_DATA_DIR) + "/reference.txt";
-    std::ifstream in(path);
-    if (!in) throw std::runtime_error("cannot open " + path);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.empty() || line[0] == '#') continue;
-      std::istringstream row(line);
-      std::string key;
-      int64_t dims = 0;
-      row >> key >> dims;
-      std::vector<int64_t> shape(dims);
-      for (auto& s : shape) row >> s;
-      std::vector<double> values;
-      double v = 0;
-      while (row >> v) values.push_back(v);
-      t[key] = torch::tensor(values, torch::kFloat64).reshape(shape);
+    for (const auto& entry : std::filesystem::directory_iterator(SELFSUP_TEST_DATA_DIR)) {
+      if (entry.path().extension() != ".txt") continue;
+      std::ifstream in(entry.path());
+      if (!in) throw std::runtime_error("cannot open " + entry.path().string());
+      std::string line;
+      while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#') continue;
+        std::istringstream row(line);
+        std::string key;
+        int64_t dims = 0;
+        row >> key >> dims;
+        std::vector<int64_t> shape(dims);
+        for (auto& s : shape) row >> s;
+        std::vector<double> values;
+        double v = 0;
+        while (row >> v) values.push_back(v);
+        if (!t.emplace(key, torch::tensor(values, torch::kFloat64).reshape(shape)).second)
+          throw std::runtime_error("reference value " + key + " appears twice");
+      }
     }
     return t;
   }();

@@ -54,6 +54,9 @@ concept Views = ViewGenerator<V> || ViewPairGenerator<V>;
 ///   p.sample(anchors)        -> PairBatch   anchors int64 (B) on the training device
 /// Optional, detected at compile time:
 ///   p.bind(const DatasetInfo&)               once before training (labels, dataset size)
+///   p.eligible_anchors() -> torch::Tensor    after bind: int64 indices of the anchors an epoch
+///                                            draws from (undefined: all), e.g. only anchors
+///                                            that have a semantic partner
 ///   p.on_embeddings(LossInput&, const PairBatch&)   after the encoder, before the loss
 ///                                            (NNCLR swaps in a support-set neighbour)
 ///   p.after_step(const LossInput&)           after the optimiser step
@@ -68,6 +71,7 @@ concept PairSource = requires(P& p, const torch::Tensor& anchors) {
 ///   N::needs_groups          static constexpr bool: whether it reads PairBatch::groups
 ///   n.negatives(const LossInput&, const PairBatch&) -> NegativeSet
 /// Optional:
+///   N::provides_bank         static constexpr bool: hands the loss NegativeSet::bank (a queue)
 ///   n.after_step(const LossInput&)           after the optimiser step (enqueue keys)
 template <class N>
 concept NegativeStrategy = requires(N& n, const LossInput& in, const PairBatch& pairs) {
@@ -80,12 +84,18 @@ concept NegativeStrategy = requires(N& n, const LossInput& in, const PairBatch& 
 ///   L::contrastive           static constexpr bool: true when it consumes negatives
 ///   l(const LossInput&)      -> torch::Tensor   a 0-dim differentiable tensor
 /// Optional:
+///   L::needs_bank            static constexpr bool: contrasts against NegativeSet::bank
 ///   l.after_step(const LossInput&)
 template <class L>
 concept Loss = requires(L& l, const LossInput& in) {
   { L::contrastive } -> std::convertible_to<bool>;
   { l(in) } -> std::same_as<torch::Tensor>;
 };
+
+/// Per-run state (a queue, a support set) is saved and restored with checkpoints through two
+/// optional members of any policy:
+///   p.save(torch::serialize::OutputArchive&) const
+///   p.load(torch::serialize::InputArchive&)
 
 /// A module holder (LibTorch's `TORCH_MODULE` pattern) for backbone + projector.
 ///   e->forward(x)     -> torch::Tensor   projections (B, D) that the loss consumes

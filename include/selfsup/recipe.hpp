@@ -45,6 +45,14 @@ template <class L>
 inline constexpr bool has_contrastive = requires {
   { L::contrastive } -> std::convertible_to<bool>;
 };
+template <class T>
+inline constexpr bool has_provides_bank = requires {
+  { T::provides_bank } -> std::convertible_to<bool>;
+};
+template <class T>
+inline constexpr bool has_needs_bank = requires {
+  { T::needs_bank } -> std::convertible_to<bool>;
+};
 template <class L>
 inline constexpr bool has_loss_call = requires(L& l, const LossInput& in) {
   { l(in) } -> std::same_as<torch::Tensor>;
@@ -65,6 +73,18 @@ constexpr bool flag_provides_negatives() {
 template <class T>
 constexpr bool flag_needs_groups() {
   if constexpr (has_needs_groups<T>) return static_cast<bool>(T::needs_groups);
+  else return false;
+}
+// Optional flags: a negative strategy that hands the loss a bank of negatives (a queue), and a
+// loss that contrasts against one.
+template <class T>
+constexpr bool flag_provides_bank() {
+  if constexpr (has_provides_bank<T>) return static_cast<bool>(T::provides_bank);
+  else return false;
+}
+template <class T>
+constexpr bool flag_needs_bank() {
+  if constexpr (has_needs_bank<T>) return static_cast<bool>(T::needs_bank);
   else return false;
 }
 template <class T>
@@ -123,6 +143,14 @@ constexpr bool check_recipe() {
   static_assert(!roles_valid || !flag_needs_groups<N>() || flag_provides_groups<P>(),
                 "selfsup::Recipe: the negative strategy masks false negatives by semantic "
                 "group, but the pair source provides no group ids (provides_groups is false)");
+  static_assert(!roles_valid || !flag_contrastive<L>() || !flag_needs_bank<L>() ||
+                    flag_provides_bank<N>(),
+                "selfsup::Recipe: the loss contrasts against a bank of negatives (MoCo's queue), "
+                "but the negative strategy provides none; use negatives::Queue");
+  static_assert(!roles_valid || !flag_contrastive<L>() || flag_needs_bank<L>() ||
+                    !flag_provides_bank<N>(),
+                "selfsup::Recipe: the negative strategy provides a bank of negatives (a queue), "
+                "which this loss does not use; use losses::InfoNCE, or negatives::InBatch");
   return true;
 }
 
@@ -146,7 +174,9 @@ struct Recipe {
   static constexpr bool valid =
       roles_valid &&
       (detail::flag_contrastive<L>() == detail::flag_provides_negatives<N>()) &&
-      (!detail::flag_needs_groups<N>() || detail::flag_provides_groups<P>());
+      (!detail::flag_needs_groups<N>() || detail::flag_provides_groups<P>()) &&
+      (!detail::flag_contrastive<L>() ||
+       detail::flag_needs_bank<L>() == detail::flag_provides_bank<N>());
 
   using views_type = V;
   using pairs_type = P;

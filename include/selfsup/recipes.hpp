@@ -3,10 +3,11 @@
 /// Ready-made recipes for the common methods. Each is one line; rebind a role with
 /// `recipes::SimCLR::with_pairs<MyPairs>`.
 
-#include <selfsup/losses/barlow_twins.hpp>
-#include <selfsup/losses/nt_xent.hpp>
+#include <selfsup/losses/contrastive.hpp>
+#include <selfsup/losses/non_contrastive.hpp>
 #include <selfsup/negatives/in_batch.hpp>
 #include <selfsup/negatives/none.hpp>
+#include <selfsup/negatives/queue.hpp>
 #include <selfsup/pairs/augmented.hpp>
 #include <selfsup/recipe.hpp>
 #include <selfsup/views/crop_flip.hpp>
@@ -15,6 +16,16 @@ namespace selfsup::recipes {
 
 /// SimCLR (Chen et al., ICML 2020): augmented pairs, in-batch negatives, NT-Xent.
 using SimCLR = Recipe<views::CropFlip, pairs::Augmented, negatives::InBatch, losses::NTXent>;
+
+/// InfoNCE against MoCo's queue of negatives (He et al., CVPR 2020), the keys being the online
+/// projections of the partner views (MoCo proper also needs a momentum target encoder).
+using InfoNCEQueue = Recipe<views::CropFlip, pairs::Augmented, negatives::Queue, losses::InfoNCE>;
+
+/// Decoupled contrastive learning (Yeh et al., ECCV 2022).
+using DCL = Recipe<views::CropFlip, pairs::Augmented, negatives::InBatch, losses::DCL>;
+
+/// VICReg (Bardes et al., ICLR 2022): augmented pairs, no negatives.
+using VICReg = Recipe<views::CropFlip, pairs::Augmented, negatives::None, losses::VICReg>;
 
 /// Barlow Twins (Zbontar et al., ICML 2021): augmented pairs, no negatives.
 using BarlowTwins = Recipe<views::CropFlip, pairs::Augmented, negatives::None, losses::BarlowTwins>;

@@ -102,7 +102,7 @@ static_assert(std::is_same_v<Base::with_loss<CountingNTXent>::loss_type, Countin
 static_assert(std::is_same_v<Base::with_negatives<ss::negatives::None>::with_loss<ss::losses::BarlowTwins>,
                              ss::recipes::BarlowTwins>);
 
-BOOST_AUTO_TEST_SUITE(core)
+BOOST_AUTO_TEST_SUITE(core_tests)
 
 BOOST_AUTO_TEST_CASE(options_are_designated_initialisers) {
   ss::recipes::SimCLR r{.views = ss::views::CropFlip({.size = 16, .seed = 2}),

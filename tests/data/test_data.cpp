@@ -9,7 +9,7 @@
 using selfsup::test::throws_with;
 namespace data = selfsup::data;
 
-BOOST_AUTO_TEST_SUITE(data_suite)
+BOOST_AUTO_TEST_SUITE(data_tests)
 
 BOOST_AUTO_TEST_CASE(synthetic_shapes_labels_and_determinism) {
   const data::SyntheticOptions opt{.classes = 7, .per_class = 9, .size = 24, .seed = 5};
@@ -82,6 +82,12 @@ BOOST_AUTO_TEST_CASE(sampler_epochs_are_seeded_permutations) {
   BOOST_TEST(batches.back().size(0) == 3);
   BOOST_TEST(torch::equal(std::get<0>(torch::cat(batches).sort()), torch::arange(103)));
   BOOST_TEST(throws_with([] { data::EpochSampler(50, {.batch_size = 64}, torch::kCPU); }, "batch_size 64 is larger than the dataset (50 images)"));
+  auto subset = torch::tensor({4, 9, 2, 30, 31}, torch::kLong);
+  data::EpochSampler some(103, {.batch_size = 2, .drop_last = false, .seed = 1}, torch::kCPU, subset);
+  BOOST_TEST(some.batches_per_epoch() == 3);
+  BOOST_TEST(torch::equal(std::get<0>(torch::cat(some.epoch(0)).sort()), std::get<0>(subset.sort())));
+  BOOST_TEST(throws_with([&] { data::EpochSampler(103, {.batch_size = 8}, torch::kCPU, subset); }, "larger than the dataset (5 anchors)"));
+  BOOST_TEST(throws_with([] { data::EpochSampler(103, {}, torch::kCPU, torch::empty({0}, torch::kLong)); }, "the subset of anchors is empty"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,7 +9,7 @@
 using selfsup::test::throws_with;
 namespace eval = selfsup::eval;
 
-BOOST_AUTO_TEST_SUITE(eval_suite)
+BOOST_AUTO_TEST_SUITE(eval_tests)
 
 // A case small enough to vote by hand. Training points on the unit circle at angles 0°, 10°
 // (class 0), 90° (class 1), 180° (class 2); query at 45°, k = 3, T = 1:

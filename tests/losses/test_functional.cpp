@@ -1,16 +1,21 @@
 #include "../support.hpp"
 
+#include <selfsup/detail/torch_compat.hpp>
 #include <selfsup/losses/functional.hpp>
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <limits>
+#include <string>
+#include <vector>
 
 using selfsup::test::max_abs_diff;
 using selfsup::test::reference;
 namespace fn = selfsup::functional;
 
-BOOST_AUTO_TEST_SUITE(losses)
+BOOST_AUTO_TEST_SUITE(losses_tests)
 
 // Value and gradient against PyTorch's cross-entropy formulation, float64.
 BOOST_AUTO_TEST_CASE(nt_xent_matches_reference) {
@@ -49,6 +54,154 @@ BOOST_AUTO_TEST_CASE(barlow_twins_matches_reference) {
   }
 }
 
+namespace {
+
+// Loads the inputs `names` of reference case `prefix`, calls `loss` on them (float64, with
+// gradients), and compares the value and every gradient with the reference.
+template <class F>
+void check_case(const std::string& prefix, const std::vector<std::string>& names, F&& loss,
+                double tolerance = 1e-10) {
+  std::vector<torch::Tensor> inputs;
+  for (const auto& name : names) inputs.push_back(reference(prefix + "." + name).requires_grad_(true));
+  auto value = loss(inputs);
+  BOOST_TEST_CONTEXT(prefix) {
+    BOOST_TEST(value.dim() == 0);
+    BOOST_TEST(max_abs_diff(value, reference(prefix + ".loss").squeeze()) < tolerance);
+    value.backward();
+    for (size_t i = 0; i < names.size(); ++i) {
+      BOOST_TEST_CONTEXT(names[i]) {
+        BOOST_TEST(max_abs_diff(inputs[i].grad(), reference(prefix + ".grad_" + names[i])) < tolerance);
+      }
+    }
+  }
+}
+
+double option(const std::string& name) { return reference(name).item<double>(); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(info_nce_matches_reference) {
+  for (int c = 0; c < 2; ++c) {
+    const auto p = "info_nce." + std::to_string(c);
+    check_case(p, {"query", "key", "negatives"}, [&](const auto& in) {
+      return fn::info_nce(in[0], in[1], in[2], {.temperature = option(p + ".temperature")});
+    });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dcl_and_dclw_match_reference) {
+  for (int c = 0; c < 2; ++c) {
+    const auto p = "dcl." + std::to_string(c);
+    check_case(p, {"z0", "z1"}, [&](const auto& in) {
+      return fn::dcl(in[0], in[1], {.temperature = option(p + ".temperature")});
+    });
+    const auto w = "dclw." + std::to_string(c);
+    check_case(w, {"z0", "z1"}, [&](const auto& in) {
+      return fn::dclw(in[0], in[1], {.temperature = option(w + ".temperature"), .sigma = option(w + ".sigma")});
+    });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(debiased_and_hard_negatives_match_reference) {
+  for (int c = 0; c < 4; ++c) {
+    const auto p = "debiased." + std::to_string(c);
+    check_case(p, {"z0", "z1"}, [&](const auto& in) {
+      return fn::debiased_nt_xent(in[0], in[1], {.temperature = option(p + ".temperature"),
+                                                 .tau_plus = option(p + ".tau_plus")});
+    });
+  }
+  for (int c = 0; c < 3; ++c) {
+    const auto p = "hard." + std::to_string(c);
+    check_case(p, {"z0", "z1"}, [&](const auto& in) {
+      return fn::hard_nt_xent(in[0], in[1], {.temperature = option(p + ".temperature"),
+                                             .tau_plus = option(p + ".tau_plus"),
+                                             .beta = option(p + ".beta")});
+    });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(supcon_matches_reference) {
+  for (int c = 0; c < 3; ++c) {
+    const auto p = "supcon." + std::to_string(c);
+    auto labels = reference(p + ".labels").to(torch::kLong);
+    check_case(p, {"features"}, [&](const auto& in) {
+      return fn::supcon(in[0], labels, {.temperature = option(p + ".temperature"),
+                                        .base_temperature = option(p + ".base_temperature")});
+    });
+  }
+}
+
+// With every label distinct and two views, SupCon's only positive is the partner view: it is
+// NT-Xent scaled by τ / τ_base.
+BOOST_AUTO_TEST_CASE(supcon_with_distinct_labels_is_scaled_nt_xent) {
+  auto z0 = reference("nt_xent.0.z0"), z1 = reference("nt_xent.0.z1");
+  auto labels = torch::arange(z0.size(0), torch::kLong);
+  auto s = fn::supcon(torch::stack({z0, z1}, 1), labels, {.temperature = 0.5, .base_temperature = 0.25});
+  BOOST_TEST(max_abs_diff(s, 2.0 * fn::nt_xent(z0, z1, {.temperature = 0.5})) < 1e-12);
+}
+
+BOOST_AUTO_TEST_CASE(negative_cosine_and_vicreg_match_reference) {
+  check_case("negative_cosine.0", {"p", "z"}, [](const auto& in) { return fn::negative_cosine(in[0], in[1]); });
+  for (int c = 0; c < 2; ++c) {
+    const auto p = "vicreg." + std::to_string(c);
+    check_case(p, {"z0", "z1"}, [&](const auto& in) {
+      return fn::vicreg(in[0], in[1], {.invariance = option(p + ".invariance"), .variance = option(p + ".variance"),
+                                       .covariance = option(p + ".covariance"), .eps = option(p + ".eps")});
+    });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(grouped_nt_xent_matches_reference) {
+  for (int c = 0; c < 2; ++c) {
+    const auto p = "grouped." + std::to_string(c);
+    auto groups = reference(p + ".groups").to(torch::kLong);
+    for (int64_t block : {0, 3}) {
+      check_case(p, {"z0", "z1"}, [&](const auto& in) {
+        return fn::nt_xent_grouped(in[0], in[1], groups, {.temperature = option(p + ".temperature")}, block);
+      });
+    }
+  }
+  // Distinct groups remove nothing: plain NT-Xent.
+  auto z0 = reference("nt_xent.0.z0"), z1 = reference("nt_xent.0.z1");
+  auto distinct = torch::arange(z0.size(0), torch::kLong);
+  BOOST_TEST(max_abs_diff(fn::nt_xent_grouped(z0, z1, distinct), fn::nt_xent(z0, z1)) < 1e-12);
+}
+
+// Row blocks change memory, not results: values and gradients equal the one-block computation,
+// for block sizes that divide 2N, that do not, and of one row.
+BOOST_AUTO_TEST_CASE(blocked_losses_match_the_references) {
+  for (int64_t block : {1, 3, 4, 7, 16, 100}) {
+    BOOST_TEST_CONTEXT("block " << block) {
+      check_case("nt_xent.0", {"z0", "z1"}, [&](const auto& in) {
+        return fn::nt_xent_blocked(in[0], in[1], {.temperature = option("nt_xent.0.temperature")}, block);
+      });
+      check_case("dcl.0", {"z0", "z1"}, [&](const auto& in) {
+        return fn::dcl_blocked(in[0], in[1], {.temperature = option("dcl.0.temperature")}, block);
+      });
+    }
+  }
+}
+
+// Small temperatures: the similarity exponentials would overflow float32 without a shift.
+BOOST_AUTO_TEST_CASE(small_temperatures_stay_finite) {
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 3);
+  auto z0 = torch::randn({64, 32}, gen, torch::kFloat64), z1 = torch::randn({64, 32}, gen, torch::kFloat64);
+  for (double t : {0.05, 0.01, 0.005}) {
+    BOOST_TEST_CONTEXT("temperature " << t) {
+      auto exact = fn::nt_xent(z0, z1, {.temperature = t});
+      auto single = fn::nt_xent(z0.to(torch::kFloat32), z1.to(torch::kFloat32), {.temperature = t});
+      auto blocked = fn::nt_xent_blocked(z0.to(torch::kFloat32), z1.to(torch::kFloat32), {.temperature = t}, 8);
+      BOOST_TEST(std::isfinite(single.item<double>()));
+      BOOST_TEST(max_abs_diff(single, exact) < 1e-4 * std::max(1.0, exact.item<double>()));
+      BOOST_TEST(max_abs_diff(blocked, exact) < 1e-4 * std::max(1.0, exact.item<double>()));
+      auto debiased = fn::debiased_nt_xent(z0.to(torch::kFloat32), z1.to(torch::kFloat32), {.temperature = t});
+      BOOST_TEST(std::isfinite(debiased.item<double>()));
+      auto debiased_exact = fn::debiased_nt_xent(z0, z1, {.temperature = t});
+      BOOST_TEST(max_abs_diff(debiased, debiased_exact) < 1e-4 * std::max(1.0, debiased_exact.item<double>()));
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(bad_input_is_rejected_with_the_function_name) {
   using selfsup::test::throws_with;
   auto a = torch::randn({4, 3}), b = torch::randn({4, 3});
@@ -64,6 +217,20 @@ BOOST_AUTO_TEST_CASE(bad_input_is_rejected_with_the_function_name) {
   BOOST_TEST(throws_with([&] { fn::barlow_twins(a, nan); }, "barlow_twins: z1 contains NaN"));
   BOOST_TEST(throws_with([&] { fn::barlow_twins(a, b, {.lambda = -1}); }, "lambda must be non-negative"));
   BOOST_TEST(throws_with([&] { fn::nt_xent(a, b.to(torch::kFloat64)); }, "same dtype"));
+  BOOST_TEST(throws_with([&] { fn::debiased_nt_xent(a, b, {.tau_plus = 1.0}); }, "debiased_nt_xent: tau_plus must be in [0, 1), got 1"));
+  BOOST_TEST(throws_with([&] { fn::hard_nt_xent(a, b, {.tau_plus = -0.1}); }, "hard_nt_xent: tau_plus must be in [0, 1)"));
+  BOOST_TEST(throws_with([&] { fn::hard_nt_xent(a, b, {.beta = -1}); }, "beta must be finite and non-negative"));
+  BOOST_TEST(throws_with([&] { fn::dclw(a, b, {.sigma = 0}); }, "dclw: sigma must be positive"));
+  BOOST_TEST(throws_with([&] { fn::dcl(nan, b); }, "dcl: z0 contains NaN"));
+  BOOST_TEST(throws_with([&] { fn::info_nce(a, b, torch::randn({7, 4})); }, "info_nce: negatives must have shape (K, 3)"));
+  BOOST_TEST(throws_with([&] { fn::info_nce(a, b, torch::randn({7, 3}), {.temperature = 0}); }, "info_nce: temperature must be positive"));
+  BOOST_TEST(throws_with([&] { fn::supcon(torch::randn({4, 2, 3}), torch::zeros({5}, torch::kLong)); }, "supcon: features has 4 samples but labels has 5"));
+  BOOST_TEST(throws_with([&] { fn::supcon(torch::randn({4, 3}), torch::zeros({4}, torch::kLong)); }, "supcon: features must have 3 dimensions"));
+  BOOST_TEST(throws_with([&] { fn::supcon(torch::randn({4, 2, 3}), torch::zeros({4})); }, "supcon: labels must be int64"));
+  BOOST_TEST(throws_with([&] { fn::negative_cosine(a, torch::randn({4, 2})); }, "negative_cosine: p and z must have the same shape"));
+  BOOST_TEST(throws_with([&] { fn::vicreg(a, b, {.eps = 0}); }, "vicreg: eps must be positive"));
+  BOOST_TEST(throws_with([&] { fn::nt_xent_grouped(a, b, torch::zeros({3}, torch::kLong)); }, "groups must be int64 of length N = 4"));
+  BOOST_TEST(throws_with([&] { fn::nt_xent_blocked(a, b, {}, 0); }, "nt_xent_blocked: block must be >= 1"));
 }
 
 BOOST_AUTO_TEST_CASE(runs_on_every_device) {

@@ -7,7 +7,7 @@
 using selfsup::test::throws_with;
 namespace models = selfsup::models;
 
-BOOST_AUTO_TEST_SUITE(models_suite)
+BOOST_AUTO_TEST_SUITE(models_tests)
 
 BOOST_AUTO_TEST_CASE(small_cnn_encoder_shapes) {
   for (const auto& device : selfsup::test::devices()) {

@@ -9,7 +9,7 @@
 using selfsup::test::throws_with;
 namespace ss = selfsup;
 
-BOOST_AUTO_TEST_SUITE(train)
+BOOST_AUTO_TEST_SUITE(train_tests)
 
 // The vertical slice: SimCLR on the embedded dataset, a few dozen steps on the CPU. The loss of
 // the last steps is clearly below that of the first ones.

@@ -12,7 +12,7 @@ using selfsup::test::throws_with;
 namespace vf = selfsup::views::functional;
 namespace views = selfsup::views;
 
-BOOST_AUTO_TEST_SUITE(views_suite)
+BOOST_AUTO_TEST_SUITE(views_tests)
 
 BOOST_AUTO_TEST_CASE(resized_crop_matches_torchvision) {
   auto images = reference("resized_crop.images").to(torch::kFloat32);

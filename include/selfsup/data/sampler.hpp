@@ -19,17 +19,23 @@ struct EpochSamplerOptions {
 };
 
 /// The permutation of epoch e depends only on (seed, e), so a run resumed at any epoch sees the
-/// same batches as an uninterrupted one.
+/// same batches as an uninterrupted one. With `subset` (int64 dataset indices), an epoch is a
+/// permutation of those anchors only (a pair source that leaves anchors without a partner out).
 class EpochSampler {
  public:
-  EpochSampler(int64_t dataset_size, const EpochSamplerOptions& options, torch::Device device)
-      : size_(dataset_size), options_(options), device_(device) {
+  EpochSampler(int64_t dataset_size, const EpochSamplerOptions& options, torch::Device device,
+               torch::Tensor subset = {})
+      : size_(subset.defined() ? subset.numel() : dataset_size),
+        options_(options),
+        device_(device),
+        subset_(subset.defined() ? subset.to(device) : subset) {
     TORCH_CHECK(options.batch_size > 0, "selfsup::data::EpochSampler: batch_size must be "
                 "positive, got ", options.batch_size);
-    TORCH_CHECK(dataset_size > 0, "selfsup::data::EpochSampler: the dataset is empty");
-    TORCH_CHECK(dataset_size >= options.batch_size || !options.drop_last,
+    TORCH_CHECK(size_ > 0, "selfsup::data::EpochSampler: ",
+                subset.defined() ? "the subset of anchors is empty" : "the dataset is empty");
+    TORCH_CHECK(size_ >= options.batch_size || !options.drop_last,
                 "selfsup::data::EpochSampler: batch_size ", options.batch_size,
-                " is larger than the dataset (", dataset_size, " images)");
+                " is larger than the dataset (", size_, subset.defined() ? " anchors)" : " images)");
   }
 
   int64_t batches_per_epoch() const {
@@ -43,6 +49,7 @@ class EpochSampler {
         torch::kCPU, options_.seed * 1000003ULL + static_cast<std::uint64_t>(epoch));
     auto perm = torch::randperm(size_, gen, torch::TensorOptions().dtype(torch::kLong))
                     .to(device_);
+    if (subset_.defined()) perm = subset_.index_select(0, perm);
     std::vector<torch::Tensor> batches;
     for (int64_t b = 0; b < batches_per_epoch(); ++b) {
       const int64_t start = b * options_.batch_size;
@@ -55,6 +62,7 @@ class EpochSampler {
   int64_t size_;
   EpochSamplerOptions options_;
   torch::Device device_;
+  torch::Tensor subset_;
 };
 
 }  // namespace selfsup::data

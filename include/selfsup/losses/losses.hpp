@@ -2,6 +2,6 @@
 /// \file
 /// All losses: the functional layer and the recipe policies.
 
-#include <selfsup/losses/barlow_twins.hpp>
+#include <selfsup/losses/contrastive.hpp>
 #include <selfsup/losses/functional.hpp>
-#include <selfsup/losses/nt_xent.hpp>
+#include <selfsup/losses/non_contrastive.hpp>

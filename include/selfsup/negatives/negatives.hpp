@@ -4,3 +4,4 @@
 
 #include <selfsup/negatives/in_batch.hpp>
 #include <selfsup/negatives/none.hpp>
+#include <selfsup/negatives/queue.hpp>

@@ -54,6 +54,10 @@ namespace detail {
 template <class T>
 concept HasBind = requires(T& t, const DatasetInfo& info) { t.bind(info); };
 template <class T>
+concept HasEligibleAnchors = requires(const T& t) {
+  { t.eligible_anchors() } -> std::same_as<torch::Tensor>;
+};
+template <class T>
 concept HasOnEmbeddings = requires(T& t, LossInput& in, const PairBatch& p) { t.on_embeddings(in, p); };
 template <class T>
 concept HasAfterStep = requires(T& t, const LossInput& in) { t.after_step(in); };
@@ -110,10 +114,14 @@ class Trainer {
                                      .labels = data.labels(all),
                                      .device = device});
     }
+    torch::Tensor subset;
+    if constexpr (detail::HasEligibleAnchors<typename R::pairs_type>) {
+      subset = recipe_.pairs.eligible_anchors();
+    }
     data::EpochSampler sampler(static_cast<int64_t>(data.size()),
                                {.batch_size = options_.batch_size, .drop_last = true,
                                 .seed = options_.seed},
-                               device);
+                               device, subset);
     TrainResult result;
     const auto start = std::chrono::steady_clock::now();
     for (int64_t epoch = 0; epoch < options_.epochs; ++epoch) {

@@ -1,0 +1,169 @@
+#pragma once
+/// \file
+/// Internal: the contrastive denominator shared by NT-Xent, DCL and their masked variants, with
+/// a hand-written backward.
+///
+/// For L2-normalised rows z (M = 2N, D), rows i and partner(i) = (i + N) mod M being the two views
+/// of pair i, it returns Σᵢ log Σ_{j ∈ A(i)} exp(zᵢ·zⱼ / τ), where A(i) excludes i itself, and
+/// optionally the partner (DCL) and the rows of i's semantic group other than the partner
+/// (false-negative elimination).
+///
+/// Exact methods need two matrix products of this size: the similarities Z·Zᵀ and the gradient
+/// (P + Pᵀ)·Z, with P the row-wise softmax. Autograd through `z.mm(z.t())` would spend three (one
+/// forward, two backward); this function spends two. With `block` rows per block it keeps no
+/// M × M matrix at all and recomputes each block's similarities in the backward pass: memory
+/// O(M · block), values and gradients unchanged, one more matrix product per block.
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+namespace selfsup::detail {
+
+// Largest x for which exp(x) and a sum of many such terms stay finite, by dtype.
+inline double exp_limit(torch::ScalarType dtype) {
+  switch (dtype) {
+    case torch::kFloat64: return 700.0;
+    case torch::kFloat16: return 10.0;
+    default: return 80.0;  // float32, bfloat16
+  }
+}
+
+struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
+  // How exp(s − shift) is kept finite. Similarities lie in [−1/τ, 1/τ]. When even the sum of M
+  // terms e^{1/τ} is finite no shift is needed; otherwise a constant shift of 1/τ, which cannot
+  // underflow while e^{−2/τ} is representable; otherwise each row's largest similarity. The
+  // first two keep exp(S − shift) symmetric, which the backward pass exploits.
+  enum class Shift : int64_t { none, constant, row_max };
+
+  static Shift choose_shift(double inv_t, int64_t m, torch::ScalarType dtype) {
+    const double limit = exp_limit(dtype);
+    if (inv_t + std::log(static_cast<double>(m)) < limit) return Shift::none;
+    if (2.0 * inv_t < limit) return Shift::constant;
+    return Shift::row_max;
+  }
+
+  // Zeroes the excluded entries of rows [start, start + len) of exp(S) (len, M): each row itself,
+  // optionally its partner, and with group ids the rest of its group but the partner.
+  static void exclude(torch::Tensor& e, int64_t start, bool exclude_partner,
+                      const torch::Tensor& groups, double fill = 0.0) {
+    const int64_t len = e.size(0), m = e.size(1), n = m / 2;
+    auto local = torch::arange(len, e.options().dtype(torch::kLong));
+    auto rows = local + start;
+    auto partner = (rows + n).remainder(m);
+    if (groups.numel() > 0) {
+      auto partner_value = e.gather(1, partner.unsqueeze(1));
+      e.masked_fill_(groups.narrow(0, start, len).unsqueeze(1).eq(groups.unsqueeze(0)), fill);
+      if (!exclude_partner) e.scatter_(1, partner.unsqueeze(1), partner_value);
+    } else if (exclude_partner) {
+      e.index_put_({local, partner}, torch::full({}, fill, e.options()));
+    }
+    e.index_put_({local, rows}, torch::full({}, fill, e.options()));
+  }
+
+  // exp(S − shift) for rows [start, start + len), excluded entries zeroed, S = zs·zᵀ with zs = z/τ.
+  // `shift` is (len, 1) for Shift::row_max, unused otherwise (0 or inv_t as a scalar).
+  static torch::Tensor block_exp(const torch::Tensor& z, const torch::Tensor& zs, int64_t start,
+                                 int64_t len, Shift mode, double inv_t, bool exclude_partner,
+                                 const torch::Tensor& groups, torch::Tensor* row_shift) {
+    auto e = zs.narrow(0, start, len).mm(z.t());                        // (len, M)
+    if (mode == Shift::constant) {
+      e.sub_(inv_t);
+    } else if (mode == Shift::row_max) {
+      if (row_shift->defined()) {
+        e.sub_(*row_shift);
+      } else {
+        // The row's own similarity (1/τ) and excluded entries do not count towards its maximum.
+        auto masked = e.clone();
+        exclude(masked, start, exclude_partner, groups, -std::numeric_limits<double>::infinity());
+        *row_shift = std::get<0>(masked.max(1, true));
+        e.sub_(*row_shift);
+      }
+    }
+    e.exp_();
+    exclude(e, start, exclude_partner, groups);
+    return e;
+  }
+
+  /// z (M, D) normalised, M even; returns Σᵢ lseᵢ as a 0-dim tensor. block <= 0: one block.
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
+                               double inv_t, int64_t block, bool exclude_partner,
+                               const torch::Tensor& groups) {
+    const int64_t m = z.size(0);
+    const int64_t rows = block <= 0 ? m : std::min(block, m);
+    const Shift mode = choose_shift(inv_t, m, z.scalar_type());
+    ctx->saved_data["inv_t"] = inv_t;
+    ctx->saved_data["rows"] = rows;
+    ctx->saved_data["exclude_partner"] = exclude_partner;
+    ctx->saved_data["mode"] = static_cast<int64_t>(mode);
+    auto zs = z * inv_t;
+    auto lse = torch::empty({m, 1}, z.options());
+    torch::Tensor saved_exp;
+    for (int64_t start = 0; start < m; start += rows) {
+      const int64_t len = std::min(rows, m - start);
+      torch::Tensor shift;
+      auto e = block_exp(z, zs, start, len, mode, inv_t, exclude_partner, groups, &shift);
+      auto out = lse.narrow(0, start, len);
+      torch::log_out(out, e.sum(1, true));
+      if (mode == Shift::constant) out.add_(inv_t);
+      if (mode == Shift::row_max) out.add_(shift);
+      if (rows == m) saved_exp = e;
+    }
+    // One block: keep exp(S − shift) for the backward pass. Several: keep only the row sums.
+    ctx->save_for_backward({z, groups, lse, rows == m ? saved_exp : torch::empty({0}, z.options())});
+    return lse.sum();
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_output) {
+    auto saved = ctx->get_saved_variables();
+    const auto& z = saved[0];
+    const auto& groups = saved[1];
+    const auto& lse = saved[2];                                         // (M, 1)
+    const double inv_t = ctx->saved_data["inv_t"].toDouble();
+    const int64_t rows = ctx->saved_data["rows"].toInt();
+    const bool exclude_partner = ctx->saved_data["exclude_partner"].toBool();
+    const auto mode = static_cast<Shift>(ctx->saved_data["mode"].toInt());
+    const int64_t m = z.size(0);
+    // d/dz Σᵢ lseᵢ = (P + Pᵀ)·z / τ with P the row-wise softmax of the kept similarities.
+    torch::Tensor grad;
+    if (rows == m) {
+      const auto& e = saved[3];
+      const double shift = mode == Shift::constant ? inv_t : 0.0;
+      auto inv_sum = torch::exp(shift - lse);                          // 1 / Σⱼ exp(S − shift)
+      if (mode == Shift::row_max) {
+        auto p = e * inv_sum;
+        grad = (p + p.t()).mm(z);
+      } else {
+        // exp(S − shift) is symmetric: P + Pᵀ = E ∘ (1/rᵢ + 1/rⱼ), one elementwise pass.
+        grad = (e * (inv_sum + inv_sum.t())).mm(z);                    // (M, D)
+      }
+    } else {
+      auto zs = z * inv_t;
+      grad = torch::zeros_like(z);
+      for (int64_t start = 0; start < m; start += rows) {
+        const int64_t len = std::min(rows, m - start);
+        // Shifting each row by its log-sum-exp gives the softmax itself.
+        auto shift = lse.narrow(0, start, len);
+        auto p = block_exp(z, zs, start, len, Shift::row_max, inv_t, exclude_partner, groups, &shift);
+        grad.narrow(0, start, len).add_(p.mm(z));
+        grad.add_(p.t().mm(z.narrow(0, start, len)));
+      }
+    }
+    return {grad.mul_(grad_output[0] * inv_t), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
+  }
+};
+
+/// Σᵢ log Σ_{j ∈ A(i)} exp(zᵢ·zⱼ·inv_t) for normalised z (2N, D); see the file comment.
+inline torch::Tensor similarity_lse_sum(const torch::Tensor& z, double inv_t, int64_t block,
+                                        bool exclude_partner, const torch::Tensor& groups = {}) {
+  // Custom autograd functions take defined tensors only: no groups is an empty tensor.
+  auto ids = groups.defined() ? groups : torch::empty({0}, z.options().dtype(torch::kLong));
+  return SimilarityLSE::apply(z, inv_t, block, exclude_partner, ids);
+}
+
+}  // namespace selfsup::detail
