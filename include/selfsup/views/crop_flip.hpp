@@ -50,12 +50,15 @@ class CropFlip {
     auto boxes = sample_resized_crop_boxes(b, images.size(2), images.size(3),
                                            {.scale = options_.scale, .ratio = options_.ratio}, gen,
                                            images.device());
-    auto views = functional::resized_crop_unchecked(images, boxes, {options_.size, options_.size});
-    if (!images.is_floating_point()) views = views.to(torch::kFloat32);
-    auto flip = torch::rand({b}, gen, views.options().dtype(torch::kFloat32))
+    auto flip = torch::rand({b}, gen, torch::TensorOptions().dtype(torch::kFloat32).device(images.device()))
                     .lt(options_.flip_probability);
-    return torch::where(flip.view({-1, 1, 1, 1}), views.flip({3}), views);
+    // The flip is folded into the crop (mirrored column taps): one resampling pass.
+    return functional::resized_crop_unchecked(images, boxes, {options_.size, options_.size}, flip);
   }
+
+  /// The generators' state, for checkpoints (Trainer::save_checkpoint).
+  void save(torch::serialize::OutputArchive& archive) const { generators_.save(archive); }
+  void load(torch::serialize::InputArchive& archive) { generators_.load(archive); }
 
  private:
   CropFlipOptions options_;

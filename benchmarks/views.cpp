@@ -1,0 +1,110 @@
+// bench_views: views per second of selfsup's batched SimCLR augmentation, side by side with
+// torchvision's transforms applied image by image (benchmarks/views_peer.py, same recipe, same
+// thread count), and the ratio.
+//
+//   bench_views [--device cpu|cuda] [--batch 256] [--side 32] [--recipe cifar|imagenet]
+//               [--iterations 40] [--threads 1] [--no-peer]
+//
+// The peer runs only for the CPU and the CIFAR recipe; it needs Debian's python3-torchvision.
+
+#include <selfsup/selfsup.hpp>
+
+#include <fmt/core.h>
+#include <torch/torch.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+struct Args {
+  std::string device = "cpu";
+  std::string recipe = "cifar";
+  int64_t batch = 256;
+  int64_t side = 32;
+  int iterations = 40;
+  int threads = 1;
+  bool peer = true;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    std::string k = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) throw std::invalid_argument("bench_views: " + k + " needs a value");
+      return argv[++i];
+    };
+    if (k == "--device") a.device = next();
+    else if (k == "--recipe") a.recipe = next();
+    else if (k == "--batch") a.batch = std::stoll(next());
+    else if (k == "--side") a.side = std::stoll(next());
+    else if (k == "--iterations") a.iterations = std::stoi(next());
+    else if (k == "--threads") a.threads = std::stoi(next());
+    else if (k == "--no-peer") a.peer = false;
+    else throw std::invalid_argument("bench_views: unknown argument " + k);
+  }
+  return a;
+}
+
+void synchronize(const torch::Device& device) {
+  if (device.is_cuda()) torch::cuda::synchronize();
+}
+
+// Runs the peer script and returns its views/s, or a negative number when it cannot run.
+double run_peer(const Args& a) {
+  const auto script = std::filesystem::path(__FILE__).parent_path() / "views_peer.py";
+  const auto command = fmt::format("/usr/bin/python3 '{}' --batch {} --size {} 2>&1",
+                                   script.string(), a.batch, a.side);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) return -1;
+  std::string output;
+  char buffer[512];
+  while (fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  const auto at = output.find("views_per_s=");
+  if (at == std::string::npos) {
+    fmt::print("peer failed: {}\n", output);
+    return -1;
+  }
+  fmt::print("{}", output);
+  return std::stod(output.substr(at + 12));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  namespace views = selfsup::views;
+  const auto a = parse(argc, argv);
+  torch::set_num_threads(a.threads);
+  const torch::Device device(a.device);
+  const bool imagenet = a.recipe == "imagenet";
+  const int64_t out = imagenet ? 224 : a.side;
+  const int64_t in = imagenet ? 256 : a.side;
+  auto options = imagenet ? views::SimCLRViewOptions::imagenet(out) : views::SimCLRViewOptions::cifar(out);
+  options.seed = 1;
+  views::SimCLRViews generate(options);
+  auto images = torch::randint(0, 256, {a.batch, 3, in, in}, torch::TensorOptions().dtype(torch::kByte).device(device));
+
+  for (int i = 0; i < 3; ++i) generate(images);  // warm-up
+  synchronize(device);
+  const auto start = std::chrono::steady_clock::now();
+  torch::Tensor v;
+  for (int i = 0; i < a.iterations; ++i) v = generate(images);
+  synchronize(device);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double rate = static_cast<double>(a.batch) * a.iterations / seconds;
+  fmt::print("selfsup SimCLRViews ({} recipe) device {}, batch {} of 3x{}x{} uint8 -> 3x{}x{}, "
+             "torch threads {}: {:.3f} ms/batch, views_per_s={:.1f}\n",
+             a.recipe, device.str(), a.batch, in, in, out, out, torch::get_num_threads(),
+             1e3 * seconds / a.iterations, rate);
+
+  if (a.peer && device.is_cpu() && !imagenet && a.threads == 1) {
+    const double peer = run_peer(a);
+    if (peer > 0) fmt::print("ratio selfsup / torchvision per image: {:.1f}x\n", rate / peer);
+  }
+  return 0;
+}

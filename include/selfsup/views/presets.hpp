@@ -1,0 +1,282 @@
+#pragma once
+/// \file
+/// The augmentation recipes of the papers selfsup reproduces, as ready-made view generators:
+/// SimCLR (ViewGenerator), BYOL's asymmetric pair (ViewPairGenerator) and multi-crop (its own
+/// API: a struct of global and local views). The weak crop-and-flip preset and Identity are in
+/// crop_flip.hpp.
+
+#include <selfsup/views/augmentation.hpp>
+
+#include <torch/torch.h>
+
+#include <array>
+#include <cstdint>
+#include <vector>
+
+namespace selfsup::views {
+
+// ---- SimCLR -------------------------------------------------------------------------------------
+
+/// SimCLR's augmentation (Chen et al. 2020, "A Simple Framework for Contrastive Learning of
+/// Visual Representations", appendix A): crop scale (0.08, 1), flip 0.5, colour jitter
+/// (0.8s, 0.8s, 0.8s, 0.2s) with strength s = 0.5 applied with p = 0.8, grayscale p = 0.2, and
+/// for ImageNet a Gaussian blur with p = 0.5, sigma in [0.1, 2.0], kernel 10% of the side.
+/// The defaults are the CIFAR-10 recipe (no blur); `imagenet()` gives the ImageNet one.
+struct SimCLRViewOptions {
+  int64_t size = 32;                                      ///< output side length
+  std::array<double, 2> scale = {0.08, 1.0};
+  std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};
+  double flip_probability = 0.5;
+  double brightness = 0.4;
+  double contrast = 0.4;
+  double saturation = 0.4;
+  double hue = 0.1;
+  double jitter_probability = 0.8;
+  double grayscale_probability = 0.2;
+  double blur_probability = 0.0;                          ///< 0.5 in the ImageNet recipe
+  int64_t blur_kernel_size = 0;                           ///< odd; 0 picks 10% of size, made odd
+  std::array<double, 2> blur_sigma = {0.1, 2.0};
+  std::vector<double> mean = {};                          ///< normalisation; empty: none
+  std::vector<double> std = {};
+  std::uint64_t seed = 0;                                 ///< seeds this policy's own generator
+
+  /// The CIFAR-10 recipe at side `size`.
+  static SimCLRViewOptions cifar(int64_t size = 32) { return {.size = size}; }
+  /// The ImageNet recipe at side `size`: as CIFAR's plus blur with p = 0.5.
+  static SimCLRViewOptions imagenet(int64_t size = 224) {
+    return {.size = size, .blur_probability = 0.5};
+  }
+};
+
+/// SimCLR's views (see SimCLRViewOptions). Satisfies ViewGenerator: uint8 or float
+/// (B, 3, H, W) in, float32 (B, 3, size, size) out on the input's device; also takes a
+/// std::vector of images of different sizes.
+class SimCLRViews {
+ public:
+  SimCLRViews() : SimCLRViews(SimCLRViewOptions{}) {}
+  explicit SimCLRViews(const SimCLRViewOptions& o)
+      : options_(o),
+        pipeline_({.size = o.size,
+                   .scale = o.scale,
+                   .ratio = o.ratio,
+                   .flip_probability = o.flip_probability,
+                   .brightness = o.brightness,
+                   .contrast = o.contrast,
+                   .saturation = o.saturation,
+                   .hue = o.hue,
+                   .jitter_probability = o.jitter_probability,
+                   .grayscale_probability = o.grayscale_probability,
+                   .blur_probability = o.blur_probability,
+                   .blur_kernel_size = o.blur_kernel_size,
+                   .blur_sigma = o.blur_sigma,
+                   .mean = o.mean,
+                   .std = o.std,
+                   .seed = o.seed},
+                  "selfsup::views::SimCLRViews") {}
+
+  const SimCLRViewOptions& options() const { return options_; }
+  torch::Tensor operator()(const torch::Tensor& images) { return pipeline_(images); }
+  torch::Tensor operator()(const std::vector<torch::Tensor>& images) { return pipeline_(images); }
+
+  /// The generators' state, for checkpoints.
+  void save(torch::serialize::OutputArchive& archive) const { pipeline_.save(archive); }
+  void load(torch::serialize::InputArchive& archive) { pipeline_.load(archive); }
+
+ private:
+  SimCLRViewOptions options_;
+  Augmentation pipeline_;
+};
+
+// ---- BYOL ---------------------------------------------------------------------------------------
+
+/// BYOL's asymmetric augmentation (Grill et al. 2020, "Bootstrap Your Own Latent", table 6):
+/// both views crop (0.08, 1), flip 0.5, colour jitter (0.4, 0.4, 0.2, 0.1) with p = 0.8,
+/// grayscale p = 0.2; Gaussian blur with p = 1.0 on the first view and 0.1 on the second;
+/// solarize with p = 0 on the first and 0.2 on the second. Pairs of values are
+/// {first view, second view}.
+struct BYOLViewOptions {
+  int64_t size = 224;
+  std::array<double, 2> scale = {0.08, 1.0};
+  std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};
+  double flip_probability = 0.5;
+  double brightness = 0.4;
+  double contrast = 0.4;
+  double saturation = 0.2;
+  double hue = 0.1;
+  double jitter_probability = 0.8;
+  double grayscale_probability = 0.2;
+  std::array<double, 2> blur_probability = {1.0, 0.1};
+  int64_t blur_kernel_size = 0;                           ///< odd; 0 picks 10% of size, made odd
+  std::array<double, 2> blur_sigma = {0.1, 2.0};
+  std::array<double, 2> solarize_probability = {0.0, 0.2};
+  double solarize_threshold = 0.5;
+  std::vector<double> mean = {};
+  std::vector<double> std = {};
+  std::uint64_t seed = 0;  ///< seeds both views' generators (as two independent streams)
+};
+
+/// BYOL's two views. Satisfies ViewPairGenerator: `first(images)` for the online network's
+/// input, `second(images)` for the target's; each as SimCLRViews::operator().
+class BYOLViews {
+ public:
+  BYOLViews() : BYOLViews(BYOLViewOptions{}) {}
+  explicit BYOLViews(const BYOLViewOptions& o)
+      : options_(o), first_(side(o, 0), "selfsup::views::BYOLViews::first"),
+        second_(side(o, 1), "selfsup::views::BYOLViews::second") {}
+
+  const BYOLViewOptions& options() const { return options_; }
+  torch::Tensor first(const torch::Tensor& images) { return first_(images); }
+  torch::Tensor second(const torch::Tensor& images) { return second_(images); }
+  torch::Tensor first(const std::vector<torch::Tensor>& images) { return first_(images); }
+  torch::Tensor second(const std::vector<torch::Tensor>& images) { return second_(images); }
+
+  /// Both sides' generator state, for checkpoints.
+  void save(torch::serialize::OutputArchive& archive) const {
+    selfsup::detail::save_nested(archive, "first", first_);
+    selfsup::detail::save_nested(archive, "second", second_);
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    selfsup::detail::load_nested(archive, "first", first_);
+    selfsup::detail::load_nested(archive, "second", second_);
+  }
+
+ private:
+  static AugmentationOptions side(const BYOLViewOptions& o, int i) {
+    return {.size = o.size,
+            .scale = o.scale,
+            .ratio = o.ratio,
+            .flip_probability = o.flip_probability,
+            .brightness = o.brightness,
+            .contrast = o.contrast,
+            .saturation = o.saturation,
+            .hue = o.hue,
+            .jitter_probability = o.jitter_probability,
+            .grayscale_probability = o.grayscale_probability,
+            .blur_probability = o.blur_probability[i],
+            .blur_kernel_size = o.blur_kernel_size,
+            .blur_sigma = o.blur_sigma,
+            .solarize_probability = o.solarize_probability[i],
+            .solarize_threshold = o.solarize_threshold,
+            .mean = o.mean,
+            .std = o.std,
+            .seed = detail::derive_seed(o.seed, static_cast<std::uint64_t>(i))};
+  }
+
+  BYOLViewOptions options_;
+  Augmentation first_, second_;
+};
+
+// ---- multi-crop ---------------------------------------------------------------------------------
+
+/// Multi-crop (Caron et al. 2020, "Unsupervised Learning of Visual Features by Contrasting
+/// Cluster Assignments", SwAV): two global views and k small local views of each image, with
+/// SwAV's colour distortion of strength 1 (jitter (0.8, 0.8, 0.8, 0.2) with p = 0.8,
+/// grayscale p = 0.2) and Gaussian blur with p = 0.5 on every view.
+struct MultiCropOptions {
+  int64_t global_size = 224;
+  int64_t local_size = 96;
+  int64_t local_views = 6;                                ///< k
+  std::array<double, 2> global_scale = {0.14, 1.0};
+  std::array<double, 2> local_scale = {0.05, 0.14};
+  std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};
+  double flip_probability = 0.5;
+  double brightness = 0.8;
+  double contrast = 0.8;
+  double saturation = 0.8;
+  double hue = 0.2;
+  double jitter_probability = 0.8;
+  double grayscale_probability = 0.2;
+  double blur_probability = 0.5;
+  std::array<double, 2> blur_sigma = {0.1, 2.0};          ///< kernels are 10% of each side
+  std::vector<double> mean = {};
+  std::vector<double> std = {};
+  std::uint64_t seed = 0;
+};
+
+/// The views of one batch of B images.
+struct MultiCropViews {
+  torch::Tensor global;  ///< float32 (2, B, C, global_size, global_size)
+  torch::Tensor local;   ///< float32 (k, B, C, local_size, local_size); (0, B, ...) when k = 0
+};
+
+/// Multi-crop views (see MultiCropOptions). `v(images)` takes uint8 or float (B, C, H, W) (or a
+/// std::vector of images of different sizes) and returns a MultiCropViews; every view of the
+/// batch is drawn in two batched passes (global, local), on the input's device.
+class MultiCrop {
+ public:
+  MultiCrop() : MultiCrop(MultiCropOptions{}) {}
+  explicit MultiCrop(const MultiCropOptions& o)
+      : options_(o),
+        global_(side(o, o.global_size, o.global_scale), "selfsup::views::MultiCrop"),
+        local_(side(o, std::max<int64_t>(o.local_size, 1), o.local_scale), "selfsup::views::MultiCrop"),
+        generators_(o.seed) {
+    TORCH_CHECK(o.local_views >= 0, "selfsup::views::MultiCrop: local_views must be >= 0, got ",
+                o.local_views);
+  }
+
+  const MultiCropOptions& options() const { return options_; }
+
+  MultiCropViews operator()(const torch::Tensor& images) {
+    return generate(detail::SourceImages("selfsup::views::MultiCrop", images));
+  }
+  MultiCropViews operator()(const std::vector<torch::Tensor>& images) {
+    return generate(detail::SourceImages("selfsup::views::MultiCrop", images));
+  }
+
+  /// Every generator's state, for checkpoints.
+  void save(torch::serialize::OutputArchive& archive) const {
+    generators_.save(archive);
+    selfsup::detail::save_nested(archive, "global", global_);
+    selfsup::detail::save_nested(archive, "local", local_);
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    generators_.load(archive);
+    selfsup::detail::load_nested(archive, "global", global_);
+    selfsup::detail::load_nested(archive, "local", local_);
+  }
+
+ private:
+  static AugmentationOptions side(const MultiCropOptions& o, int64_t size,
+                                  std::array<double, 2> scale) {
+    return {.size = size,
+            .scale = scale,
+            .ratio = o.ratio,
+            .flip_probability = o.flip_probability,
+            .brightness = o.brightness,
+            .contrast = o.contrast,
+            .saturation = o.saturation,
+            .hue = o.hue,
+            .jitter_probability = o.jitter_probability,
+            .grayscale_probability = o.grayscale_probability,
+            .blur_probability = o.blur_probability,
+            .blur_sigma = o.blur_sigma,
+            .mean = o.mean,
+            .std = o.std};
+  }
+
+  MultiCropViews generate(const detail::SourceImages& source) {
+    global_.check(source);
+    const auto b = source.batch();
+    auto& gen = generators_.on(source.device());
+    auto i64 = torch::TensorOptions().dtype(torch::kLong).device(source.device());
+    auto image = torch::arange(b, i64);                                            // (B)
+    auto global = global_.generate(source, image.repeat({2}), gen);                // (2B, C, G, G)
+    MultiCropViews out;
+    out.global = global.view({2, b, global.size(1), global.size(2), global.size(3)});
+    const auto k = options_.local_views;
+    if (k > 0) {
+      auto local = local_.generate(source, image.repeat({k}), gen);                // (kB, C, L, L)
+      out.local = local.view({k, b, local.size(1), local.size(2), local.size(3)});
+    } else {
+      out.local = torch::empty({0, b, source.channels(), options_.local_size, options_.local_size},
+                               global.options());
+    }
+    return out;
+  }
+
+  MultiCropOptions options_;
+  Augmentation global_, local_;
+  selfsup::detail::DeviceGenerators generators_;
+};
+
+}  // namespace selfsup::views
