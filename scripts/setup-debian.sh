@@ -2,7 +2,8 @@
 # Installs what selfsup needs on Debian 12, as root; does nothing for packages already there.
 set -eu
 packages="build-essential cmake ninja-build libtorch-dev libopenblas0-pthread librange-v3-dev
-          libfmt-dev libboost-test-dev"
+          libfmt-dev libboost-test-dev libstb-dev"
+packages="$packages libturbojpeg0-dev libpng-dev"
 missing=""
 for p in $packages; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -22,6 +22,8 @@ class InMemoryDataset {
     TORCH_CHECK(images_.scalar_type() == torch::kByte, fn, ": images must be uint8, got ",
                 images_.scalar_type());
     TORCH_CHECK(images_.size(0) > 0, fn, ": the dataset is empty");
+    TORCH_CHECK(images_.size(1) == 1 || images_.size(1) == 3, fn, ": images must have 1 (grey) "
+                "or 3 (RGB) channels in dimension 1 of (N, C, H, W), got shape ", images_.sizes());
     if (labels_.defined()) {
       selfsup::detail::check_dim(fn, "labels", labels_, 1);
       TORCH_CHECK(labels_.scalar_type() == torch::kLong, fn, ": labels must be int64, got ",

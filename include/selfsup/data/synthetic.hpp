@@ -9,8 +9,13 @@
 /// two augmented views of one image never do. The `shifted` split draws its nuisance factors
 /// from other ranges (wider rotations, unseen background patterns, more clutter): a stand-in for
 /// transfer to unseen data.
+///
+/// make_synthetic_pairs gives the train split its curated semantic pair table (pairs of two
+/// different instances of one class), optionally with a chosen fraction of wrong, cross-class
+/// pairs for noise ablations.
 
 #include <selfsup/data/in_memory.hpp>
+#include <selfsup/data/pair_table.hpp>
 #include <selfsup/detail/torch_compat.hpp>
 
 #include <torch/torch.h>
@@ -193,6 +198,70 @@ inline InMemoryDataset make_synthetic(const SyntheticOptions& options = {},
     images.narrow(0, start, len).copy_((rendered * 255.0).round_().clamp_(0, 255).to(torch::kByte));
   }
   return {images, labels.to(device)};
+}
+
+/// The curated semantic pair table of the embedded dataset (any split: image i has label
+/// i % classes in each). Pairs join two different instances of one class.
+struct SyntheticPairOptions {
+  int64_t partners = 2;         ///< pairs listed with each covered image first (>= 1); since pairs
+                                ///< are unordered an image has about 2 * partners partners
+  double coverage = 1.0;        ///< fraction of the images that are listed with partners, (0, 1]
+  double wrong_fraction = 0.0;  ///< fraction of pairs whose second image is replaced by an image
+                                ///< of another class (the class column keeps the first's class)
+  std::uint64_t seed = 0;
+};
+
+/// The table for make_synthetic(data): about coverage · N · partners pairs, each of two different
+/// images of the same class among the covered images, then round(wrong_fraction · P) of them,
+/// chosen at random, made wrong (their second image of a different class, drawn from all images).
+/// The class column holds the first image's class. Deterministic in (data.seed, options.seed).
+inline PairTable make_synthetic_pairs(const SyntheticOptions& data = {},
+                                      const SyntheticPairOptions& options = {}) {
+  constexpr std::string_view fn = "selfsup::data::make_synthetic_pairs";
+  TORCH_CHECK(data.classes >= 2 && data.per_class >= 1, fn, ": needs at least 2 classes and 1 "
+              "image per class, got ", data.classes, " and ", data.per_class);
+  TORCH_CHECK(options.partners >= 1, fn, ": partners must be >= 1, got ", options.partners);
+  TORCH_CHECK(options.coverage > 0.0 && options.coverage <= 1.0, fn,
+              ": coverage must be in (0, 1], got ", options.coverage);
+  TORCH_CHECK(options.wrong_fraction >= 0.0 && options.wrong_fraction <= 1.0, fn,
+              ": wrong_fraction must be in [0, 1], got ", options.wrong_fraction);
+  const int64_t n = data.classes * data.per_class;
+  const auto lopt = torch::TensorOptions().dtype(torch::kLong);
+  auto gen = selfsup::detail::make_generator(
+      torch::kCPU, data.seed * 7919ULL + options.seed * 104729ULL + 0x9a125ULL);
+  const auto m = std::max<int64_t>(1, std::llround(options.coverage * static_cast<double>(n)));
+  auto covered = torch::randperm(n, gen, lopt).narrow(0, 0, m);                   // (m)
+  // Covered images grouped by class: class c's members are sorted[offset[c] : offset[c] + count[c]].
+  auto sorted = std::get<0>((covered.remainder(data.classes) * n + covered).sort()).remainder(n);
+  auto label = sorted.remainder(data.classes);                                     // (m)
+  auto count = torch::bincount(label, {}, data.classes);                           // (C)
+  auto offset = count.cumsum(0) - count;                                           // (C)
+  auto position = torch::arange(m, lopt) - offset.index_select(0, label);          // (m)
+
+  auto a_label = label.repeat({options.partners});                                 // (m·k)
+  auto a_pos = position.repeat({options.partners});
+  auto a_count = count.index_select(0, a_label);
+  auto keep = a_count.ge(2);  // an image alone in its class among the covered ones has no partner
+  auto anchors = sorted.repeat({options.partners}).masked_select(keep);            // (P)
+  a_label = a_label.masked_select(keep);
+  a_pos = a_pos.masked_select(keep);
+  a_count = a_count.masked_select(keep);
+  // A uniform draw among the other count - 1 members: skip over the anchor's own position.
+  auto r = (torch::rand({anchors.numel()}, gen, torch::kFloat64) * (a_count - 1)).to(torch::kLong);
+  r = torch::minimum(r, a_count - 2);
+  r = r + r.ge(a_pos).to(torch::kLong);
+  auto partners = sorted.index_select(0, offset.index_select(0, a_label) + r);     // (P)
+
+  const int64_t p = anchors.numel();
+  const auto wrong = std::llround(options.wrong_fraction * static_cast<double>(p));
+  if (wrong > 0) {
+    auto rows = torch::randperm(p, gen, lopt).narrow(0, 0, wrong);                 // (W)
+    auto shift = torch::randint(1, data.classes, {wrong}, gen, lopt);
+    auto other = (a_label.index_select(0, rows) + shift).remainder(data.classes);
+    auto instance = torch::randint(0, data.per_class, {wrong}, gen, lopt);
+    partners.index_copy_(0, rows, other + data.classes * instance);
+  }
+  return {anchors, partners, a_label, {}};
 }
 
 }  // namespace selfsup::data
