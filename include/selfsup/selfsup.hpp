@@ -3,16 +3,18 @@
 /// The whole library: `#include <selfsup/selfsup.hpp>`.
 
 #include <selfsup/concepts.hpp>
-#include <selfsup/data/in_memory.hpp>
-#include <selfsup/data/sampler.hpp>
-#include <selfsup/data/synthetic.hpp>
+#include <selfsup/data/data.hpp>
+#include <selfsup/eval/diagnostics.hpp>
 #include <selfsup/eval/knn.hpp>
+#include <selfsup/eval/linear_probe.hpp>
 #include <selfsup/losses/losses.hpp>
 #include <selfsup/models/models.hpp>
 #include <selfsup/negatives/negatives.hpp>
 #include <selfsup/pairs/pairs.hpp>
 #include <selfsup/recipe.hpp>
 #include <selfsup/recipes.hpp>
+#include <selfsup/train/hooks.hpp>
+#include <selfsup/train/schedule.hpp>
 #include <selfsup/train/trainer.hpp>
 #include <selfsup/types.hpp>
 #include <selfsup/views/views.hpp>

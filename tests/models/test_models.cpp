@@ -2,8 +2,11 @@
 
 #include <selfsup/models/models.hpp>
 
+#include <cmath>
+
 #include <boost/test/unit_test.hpp>
 
+using selfsup::test::max_abs_diff;
 using selfsup::test::throws_with;
 namespace models = selfsup::models;
 
@@ -30,6 +33,80 @@ BOOST_AUTO_TEST_CASE(projector_layers) {
   // Two Linear (no bias) + BN (weight, bias) blocks, then a Linear with bias.
   BOOST_TEST(three->parameters().size() == 8u);
   BOOST_TEST(three->forward(torch::rand({5, 10})).sizes() == torch::IntArrayRef({5, 3}));
+}
+
+
+BOOST_AUTO_TEST_CASE(resnet_depths_stems_and_widths) {
+  struct Case { int64_t depth; bool cifar; int64_t width; int64_t size; int64_t out; };
+  for (const auto& c : {Case{18, true, 8, 32, 64}, Case{34, false, 4, 64, 32}, Case{50, true, 4, 32, 128}}) {
+    BOOST_TEST_CONTEXT("ResNet-" << c.depth) {
+      models::ResNet net(models::ResNetOptions{.depth = c.depth, .cifar_stem = c.cifar, .width = c.width});
+      BOOST_TEST(net->out_dim() == c.out);
+      BOOST_TEST(net->forward(torch::rand({2, 3, c.size, c.size})).sizes() == torch::IntArrayRef({2, c.out}));
+    }
+  }
+  // Parameter counts of the standard networks (width 64, 1000-class head removed), as torchvision
+  // reports them: ResNet-18 11,689,512 - 513,000 (fc) = 11,176,512; ResNet-50 25,557,032 -
+  // 2,049,000 = 23,508,032.
+  auto count = [](models::ResNet& n) {
+    int64_t c = 0;
+    for (auto& p : n->parameters()) c += p.numel();
+    return c;
+  };
+  models::ResNet r18(models::ResNetOptions{.depth = 18});
+  models::ResNet r50(models::ResNetOptions{.depth = 50});
+  BOOST_TEST(count(r18) == 11176512);
+  BOOST_TEST(count(r50) == 23508032);
+  BOOST_TEST(throws_with([] { models::ResNet(models::ResNetOptions{.depth = 20}); }, "ResNet: depth must be 18, 34 or 50, got 20"));
+}
+
+BOOST_AUTO_TEST_CASE(heads_follow_the_papers) {
+  BOOST_TEST(models::heads::byol_projector.hidden_dim == 4096);
+  BOOST_TEST(models::heads::byol_projector.out_dim == 256);
+  models::Projector simsiam(2048, models::heads::simsiam_projector);
+  // 3 Linear (no bias: BN follows each) + 2 affine BN + a last BN without affine parameters.
+  BOOST_TEST(simsiam->parameters().size() == 3u + 4u);
+  models::Projector moco(2048, models::heads::moco_v2);
+  BOOST_TEST(moco->parameters().size() == 4u);  // two Linear layers with bias, no BN
+}
+
+// The target is an exact copy at the start and then follows θ by ξ ← m·ξ + (1 − m)·θ with
+// m = 1 − (1 − m₀)(cos(πk/K) + 1)/2.
+BOOST_AUTO_TEST_CASE(momentum_target_is_an_ema) {
+  auto e = models::make_small_cnn_encoder({.width = 4}, models::EncoderOptions{
+      .projector = {.hidden_dim = 8, .out_dim = 4}, .predictor = models::ProjectorOptions{.hidden_dim = 8, .out_dim = 4},
+      .momentum_target = true, .momentum = 0.9});
+  BOOST_TEST(e->has_target());
+  BOOST_TEST(e->has_predictor());
+  auto online = e->backbone->parameters(), target = e->target_backbone->parameters();
+  for (size_t i = 0; i < online.size(); ++i) {
+    BOOST_TEST(torch::equal(online[i], target[i]));
+    BOOST_TEST(!target[i].requires_grad());
+  }
+  std::vector<torch::Tensor> before;
+  {
+    torch::NoGradGuard g;
+    for (auto& p : online) p.add_(torch::randn_like(p));
+    for (auto& t : target) before.push_back(t.clone());
+  }
+  const double progress = 0.25;
+  const double m = 1.0 - (1.0 - 0.9) * (std::cos(M_PI * progress) + 1.0) / 2.0;
+  BOOST_TEST(std::abs(e->momentum_at(progress) - m) < 1e-15);
+  BOOST_TEST(e->momentum_at(1.0) == 1.0);
+  e->update_target(progress);
+  for (size_t i = 0; i < online.size(); ++i) {
+    BOOST_TEST(max_abs_diff(target[i], m * before[i] + (1 - m) * online[i]) < 1e-6);
+  }
+  auto x = torch::rand({3, 3, 16, 16});
+  BOOST_TEST(e->predict(e->forward(x)).sizes() == torch::IntArrayRef({3, 4}));
+  BOOST_TEST(!e->target_forward(x).requires_grad());
+  auto plain = models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 4});
+  BOOST_TEST(throws_with([&] { plain->predict(x); }, "the encoder has no predictor"));
+  // The optimiser sees no target parameter: the trainer trains only what requires gradients.
+  int64_t trainable = 0;
+  for (auto& p : e->parameters()) trainable += p.requires_grad();
+  BOOST_TEST(trainable == static_cast<int64_t>(e->backbone->parameters().size() + e->projector->parameters().size() +
+                                               e->predictor->parameters().size()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -4,7 +4,13 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <numeric>
+#include <string>
+#include <vector>
 
 using selfsup::test::throws_with;
 namespace ss = selfsup;
@@ -71,6 +77,221 @@ BOOST_AUTO_TEST_CASE(bad_options) {
   auto data = ss::data::make_synthetic({.classes = 2, .per_class = 4, .size = 16});
   ss::Trainer t(ss::recipes::SimCLR{}, encoder, {.batch_size = 64});
   BOOST_TEST(throws_with([&] { t.fit(data); }, "batch_size 64 is larger than the dataset (8 images)"));
+}
+
+
+// ---- optimisers, schedule, momentum target, checkpoints ---------------------------------------
+
+BOOST_AUTO_TEST_CASE(schedule_warms_up_then_follows_a_cosine) {
+  const ss::ScheduleOptions s{.warmup_steps = 4, .final_fraction = 0.1};
+  BOOST_TEST(ss::learning_rate_at(2.0, 0, 20, s) == 0.5);   // 2 · 1/4
+  BOOST_TEST(ss::learning_rate_at(2.0, 3, 20, s) == 2.0);
+  BOOST_TEST(std::abs(ss::learning_rate_at(2.0, 12, 20, s) - (0.2 + 1.8 * 0.5 * (1 + std::cos(M_PI * 0.5)))) < 1e-12);
+  BOOST_TEST(std::abs(ss::learning_rate_at(2.0, 20, 20, s) - 0.2) < 1e-12);
+  BOOST_TEST(ss::learning_rate_at(2.0, 12, 20, {.cosine = false}) == 2.0);
+}
+
+BOOST_AUTO_TEST_CASE(every_optimiser_trains_and_logs_its_rate) {
+  auto data = ss::data::make_synthetic({.classes = 2, .per_class = 16, .size = 16});
+  for (auto kind : {ss::OptimizerKind::sgd, ss::OptimizerKind::lars, ss::OptimizerKind::adamw}) {
+    BOOST_TEST_CONTEXT("optimiser " << static_cast<int>(kind)) {
+      auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
+      auto before = encoder->backbone->parameters().front().clone();
+      ss::Trainer trainer(ss::recipes::SimCLR{.views = ss::views::CropFlip({.size = 16})}, encoder,
+                          {.epochs = 2, .batch_size = 8, .optimizer = kind, .learning_rate = 0.1,
+                           .schedule = {.warmup_steps = 2}, .clip_grad_norm = 1.0, .log_every = 1});
+      auto result = trainer.fit(data);
+      BOOST_TEST(result.log.size() == 8u);
+      BOOST_TEST(std::abs(result.log[0].learning_rate - 0.05) < 1e-12);  // warm-up: 1/2 of the rate
+      BOOST_TEST(result.log[7].learning_rate < result.log[2].learning_rate);  // cosine decay
+      for (const auto& e : result.log) BOOST_TEST(std::isfinite(e.loss));
+      BOOST_TEST(!torch::equal(before, encoder->backbone->parameters().front()));
+    }
+  }
+}
+
+// BYOL end to end: predictor and momentum target reach the loss; the target moves by EMA only.
+BOOST_AUTO_TEST_CASE(byol_recipe_with_predictor_and_target_trains) {
+  using BYOL = ss::Recipe<ss::views::CropFlip, ss::pairs::Augmented, ss::negatives::None, ss::losses::BYOL>;
+  auto data = ss::data::make_synthetic({.classes = 2, .per_class = 16, .size = 16});
+  auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, ss::models::EncoderOptions{
+      .projector = {.hidden_dim = 16, .out_dim = 8}, .predictor = ss::models::ProjectorOptions{.hidden_dim = 16, .out_dim = 8},
+      .momentum_target = true, .momentum = 0.9});
+  auto target_before = encoder->target_backbone->parameters().front().clone();
+  ss::Trainer trainer(BYOL{.views = ss::views::CropFlip({.size = 16})}, encoder, {.epochs = 2, .batch_size = 8, .log_every = 1});
+  auto result = trainer.fit(data);
+  BOOST_TEST(result.steps == 8);
+  for (const auto& e : result.log) BOOST_TEST(e.loss >= 0.0);  // 2 − 2cos summed over two directions
+  BOOST_TEST(!torch::equal(target_before, encoder->target_backbone->parameters().front()));
+  BOOST_TEST(!torch::equal(encoder->backbone->parameters().front(), encoder->target_backbone->parameters().front()));
+}
+
+namespace {
+
+// Views with seeded noise, so that an exact resume also needs the policy's generator state.
+struct NoisyViews {
+  selfsup::detail::DeviceGenerators generators{7};
+  torch::Tensor operator()(const torch::Tensor& images) {
+    auto x = images.to(torch::kFloat32) / 255.0;
+    return x + 0.05 * torch::randn(x.sizes(), generators.on(x.device()), x.options());
+  }
+  void save(torch::serialize::OutputArchive& a) const { generators.save(a); }
+  void load(torch::serialize::InputArchive& a) { generators.load(a); }
+};
+
+using Resumable = ss::Recipe<NoisyViews, ss::pairs::Augmented, ss::negatives::Queue, ss::losses::InfoNCE>;
+
+auto make_resumable(int64_t width = 4) {
+  torch::manual_seed(11);
+  auto encoder = ss::models::make_small_cnn_encoder({.width = width}, ss::models::EncoderOptions{
+      .projector = {.hidden_dim = 16, .out_dim = 8}, .momentum_target = true, .momentum = 0.9});
+  return ss::Trainer(Resumable{.negatives = ss::negatives::Queue({.size = 24})}, encoder,
+                     {.epochs = 3, .batch_size = 8, .learning_rate = 0.1, .schedule = {.warmup_steps = 3},
+                      .log_every = 1});
+}
+
+std::filesystem::path temp_path(const std::string& name) {
+  auto dir = std::filesystem::temp_directory_path() / "selfsup-tests";
+  std::filesystem::create_directories(dir);
+  return dir / name;
+}
+
+// Stops the run after `at` steps with a checkpoint, as a crash after a checkpoint would.
+struct StopAfter {
+  int64_t at;
+  std::string path;
+  template <class T>
+  void on_log(T& trainer, const ss::StepLog& s) {
+    if (s.step == at) {
+      trainer.save_checkpoint(path);
+      trainer.request_stop();
+    }
+  }
+};
+
+}  // namespace
+
+// Resuming from step k reproduces the uninterrupted run exactly: online and target weights,
+// optimiser state, queue, the views' generator, epoch and position in the epoch.
+BOOST_AUTO_TEST_CASE(resume_reproduces_an_uninterrupted_run) {
+  auto data = ss::data::make_synthetic({.classes = 4, .per_class = 8, .size = 16, .seed = 5});
+  auto straight = make_resumable();
+  straight.fit(data);
+  for (int64_t stop_at : {2, 4, 9}) {  // inside the first epoch, at its end, inside the third
+    BOOST_TEST_CONTEXT("stopped at step " << stop_at) {
+      const auto path = temp_path("resume-" + std::to_string(stop_at) + ".pt").string();
+      auto first = make_resumable();
+      StopAfter stop{stop_at, path};
+      BOOST_TEST(first.fit(data, stop).steps == stop_at);
+      auto resumed = make_resumable();
+      resumed.load_checkpoint(path);
+      BOOST_TEST(resumed.steps_done() == stop_at);
+      BOOST_TEST(resumed.fit(data).steps == 12 - stop_at);
+      auto a = straight.encoder()->parameters(), b = resumed.encoder()->parameters();
+      BOOST_TEST_REQUIRE(a.size() == b.size());
+      bool identical = true;
+      for (size_t i = 0; i < a.size(); ++i) identical = identical && torch::equal(a[i], b[i]);
+      BOOST_TEST(identical);
+      BOOST_TEST(torch::equal(straight.recipe().negatives.keys(), resumed.recipe().negatives.keys()));
+    }
+  }
+}
+
+// The same with the library's own random policies: SimCLR's views and same-label pairs.
+BOOST_AUTO_TEST_CASE(resume_with_library_views_and_pairs) {
+  using Recipe = ss::Recipe<ss::views::SimCLRViews, ss::pairs::SameLabel, ss::negatives::InBatchMasked, ss::losses::NTXent>;
+  auto make = [] {
+    torch::manual_seed(12);
+    auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 16, .out_dim = 8});
+    return ss::Trainer(Recipe{.views = ss::views::SimCLRViews({.size = 16, .seed = 3}), .pairs = ss::pairs::SameLabel({.seed = 4})},
+                       encoder, {.epochs = 2, .batch_size = 8, .log_every = 1});
+  };
+  auto data = ss::data::make_synthetic({.classes = 4, .per_class = 8, .size = 16, .seed = 6});
+  auto straight = make();
+  straight.fit(data);
+  const auto path = temp_path("resume-library.pt").string();
+  auto first = make();
+  StopAfter stop{3, path};
+  first.fit(data, stop);
+  auto resumed = make();
+  resumed.load_checkpoint(path);
+  resumed.fit(data);
+  auto a = straight.encoder()->parameters(), b = resumed.encoder()->parameters();
+  bool identical = true;
+  for (size_t i = 0; i < a.size(); ++i) identical = identical && torch::equal(a[i], b[i]);
+  BOOST_TEST(identical);
+}
+
+BOOST_AUTO_TEST_CASE(checkpoints_refuse_other_recipes_models_and_broken_files) {
+  using selfsup::test::throws_with;
+  auto data = ss::data::make_synthetic({.classes = 4, .per_class = 8, .size = 16, .seed = 5});
+  const auto path = temp_path("checkpoint.pt").string();
+  auto trainer = make_resumable();
+  trainer.fit(data);
+  trainer.save_checkpoint(path);
+  BOOST_TEST(std::filesystem::exists(path));
+  BOOST_TEST(!std::filesystem::exists(path + ".tmp"));
+  BOOST_TEST(trainer.last_checkpoint() == path);
+
+  auto wider = make_resumable(8);
+  BOOST_TEST(throws_with([&] { wider.load_checkpoint(path); }, "holds another model:\n  checkpoint only: backbone.layers.0.weight [4, 3, 3, 3]"));
+  auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 16, .out_dim = 8});
+  ss::Trainer other(ss::recipes::SimCLR{}, encoder, {});
+  BOOST_TEST(throws_with([&] { other.load_checkpoint(path); }, "was written by another recipe"));
+
+  // A truncated file, and a missing one.
+  const auto truncated = temp_path("truncated.pt").string();
+  std::filesystem::copy_file(path, truncated, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::resize_file(truncated, std::filesystem::file_size(truncated) / 2);
+  auto fresh = make_resumable();
+  auto before = fresh.encoder()->parameters().front().clone();
+  BOOST_TEST(throws_with([&] { fresh.load_checkpoint(truncated); }, "cannot read '" + truncated + "'"));
+  BOOST_TEST(torch::equal(before, fresh.encoder()->parameters().front()));  // nothing half-loaded
+  BOOST_TEST(fresh.steps_done() == 0);
+  BOOST_TEST(throws_with([&] { fresh.load_checkpoint(path + ".missing"); }, "no checkpoint at"));
+}
+
+BOOST_AUTO_TEST_CASE(non_finite_loss_names_the_last_checkpoint) {
+  using selfsup::test::throws_with;
+  auto data = ss::data::make_synthetic({.classes = 2, .per_class = 16, .size = 16});
+  auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
+  using Recipe = ss::recipes::SimCLR::with_loss<ExplodingLoss>;
+  ss::Trainer trainer(Recipe{.views = ss::views::CropFlip({.size = 16})}, encoder, {.epochs = 3, .batch_size = 8, .log_every = 1});
+  const auto path = temp_path("before-nan.pt").string();
+  trainer.save_checkpoint(path);
+  BOOST_TEST(throws_with([&] { trainer.fit(data); }, "The last good checkpoint is '" + path + "'"));
+}
+
+BOOST_AUTO_TEST_CASE(hooks_write_logs_checkpoints_and_knn) {
+  auto train = ss::data::make_synthetic({.classes = 2, .per_class = 16, .size = 16});
+  auto test = ss::data::make_synthetic({.classes = 2, .per_class = 8, .size = 16}, ss::data::SyntheticSplit::test);
+  auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
+  ss::Trainer trainer(ss::recipes::SimCLR{.views = ss::views::CropFlip({.size = 16})}, encoder,
+                      {.epochs = 2, .batch_size = 8, .log_every = 2});
+  const auto log_path = temp_path("metrics.jsonl").string();
+  std::filesystem::remove(log_path);
+  const auto checkpoint = temp_path("hook.pt").string();
+  std::filesystem::remove(checkpoint);
+  ss::hooks::JsonLines log(log_path);
+  ss::hooks::KNNMonitor knn(train, test, 1, {.k = 5}, &log);
+  ss::hooks::Checkpoint save{checkpoint, 2};
+  std::FILE* sink = std::tmpfile();
+  ss::hooks::Progress progress(sink);
+  trainer.fit(train, knn, log, save, progress);
+  BOOST_TEST(knn.history().size() == 2u);
+  BOOST_TEST(std::filesystem::exists(checkpoint));
+  std::ifstream in(log_path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  BOOST_TEST_REQUIRE(lines.size() == 6u);  // 4 logging steps + 2 epochs
+  BOOST_TEST(lines[0].rfind(R"({"event":"step","epoch":0,"step":2,"loss":)", 0) == 0);
+  BOOST_TEST(lines[2].find(R"("knn_top1":)") != std::string::npos);
+  std::rewind(sink);
+  char buffer[256] = {};
+  BOOST_TEST(std::fgets(buffer, sizeof buffer, sink) != nullptr);
+  BOOST_TEST_INFO("progress line: " << buffer);
+  BOOST_TEST(std::string(buffer).rfind("epoch   0  step      2/8  loss ", 0) == 0);
+  std::fclose(sink);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

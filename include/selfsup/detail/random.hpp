@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -43,6 +44,27 @@ class DeviceGenerators {
     return generators_.back().second;
   }
 
+  /// Every generator's state, for checkpoints: one entry per device it was used on.
+  void save(torch::serialize::OutputArchive& archive) const {
+    archive.write("seed", torch::tensor(static_cast<int64_t>(seed_)), /*is_buffer=*/true);
+    for (const auto& [d, g] : generators_) {
+      archive.write("generator." + d.str(), generator_state(g), /*is_buffer=*/true);
+    }
+  }
+  void load(torch::serialize::InputArchive& archive) {
+    torch::Tensor seed;
+    archive.read("seed", seed, /*is_buffer=*/true);
+    seed_ = static_cast<std::uint64_t>(seed.item<int64_t>());
+    generators_.clear();
+    for (const auto& key : archive.keys()) {
+      if (key.rfind("generator.", 0) != 0) continue;
+      torch::Tensor state;
+      archive.read(key, state, /*is_buffer=*/true);
+      auto& gen = on(torch::Device(key.substr(10)));
+      set_generator_state(gen, state);
+    }
+  }
+
  private:
   void copy_from(const DeviceGenerators& other) {
     for (const auto& [d, g] : other.generators_) generators_.emplace_back(d, g.clone());
@@ -51,5 +73,19 @@ class DeviceGenerators {
   std::uint64_t seed_;
   std::vector<std::pair<torch::Device, at::Generator>> generators_;
 };
+
+/// Saves `part`'s state (its `save` member) under `key` of `archive`, and the inverse.
+template <class T>
+void save_nested(torch::serialize::OutputArchive& archive, const std::string& key, const T& part) {
+  torch::serialize::OutputArchive sub;
+  part.save(sub);
+  archive.write(key, sub);
+}
+template <class T>
+void load_nested(torch::serialize::InputArchive& archive, const std::string& key, T& part) {
+  torch::serialize::InputArchive sub;
+  archive.read(key, sub);
+  part.load(sub);
+}
 
 }  // namespace selfsup::detail

@@ -138,8 +138,11 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
         auto p = e * inv_sum;
         grad = (p + p.t()).mm(z);
       } else {
-        // exp(S − shift) is symmetric: P + Pᵀ = E ∘ (1/rᵢ + 1/rⱼ), one elementwise pass.
-        grad = (e * (inv_sum + inv_sum.t())).mm(z);                    // (M, D)
+        // exp(S − shift) is symmetric: P + Pᵀ = E ∘ (1/rᵢ + 1/rⱼ). Scaling rows and then adding
+        // the column-scaled copy in place avoids a slow two-way broadcast.
+        auto q = e * inv_sum;                                           // (M, M)
+        q.addcmul_(e, inv_sum.reshape({1, -1}));
+        grad = q.mm(z);                                                 // (M, D)
       }
     } else {
       auto zs = z * inv_t;

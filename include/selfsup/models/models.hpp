@@ -4,4 +4,5 @@
 
 #include <selfsup/models/encoder.hpp>
 #include <selfsup/models/projector.hpp>
+#include <selfsup/models/resnet.hpp>
 #include <selfsup/models/small_cnn.hpp>
