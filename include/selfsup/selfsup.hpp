@@ -13,6 +13,7 @@
 #include <selfsup/pairs/pairs.hpp>
 #include <selfsup/recipe.hpp>
 #include <selfsup/recipes.hpp>
+#include <selfsup/train/ablation.hpp>
 #include <selfsup/train/hooks.hpp>
 #include <selfsup/train/schedule.hpp>
 #include <selfsup/train/trainer.hpp>

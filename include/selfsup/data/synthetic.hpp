@@ -83,23 +83,23 @@ inline ShapeFactors draw_factors(const torch::Tensor& labels, SyntheticSplit spl
   set(sharp, labels.div(10, "floor").remainder(2));
   set_uniform(cx, 0.35 * s, 0.65 * s);
   set_uniform(cy, 0.35 * s, 0.65 * s);
-  set_uniform(radius, 0.20 * s, 0.30 * s);
+  set_uniform(radius, 0.28 * s, 0.36 * s);
   set_uniform(stretch, 0.8, 1.25);
   // Rotation as a fraction of the shape's symmetry period: a band around upright for train and
   // test, the whole period for shifted.
   const double spread = shifted ? 0.5 : 0.2;
   set(angle, uniform(gen, n, -spread, spread) * 2.0 * pi / t.select(1, lobes));
-  set_uniform(lobe_depth, 0.22, 0.38);
+  set_uniform(lobe_depth, 0.30, 0.45);
   for (int64_t c : {deform0, deform1}) set_uniform(c, 0.0, shifted ? 0.12 : 0.07);
   for (int64_t c : {deform_phase0, deform_phase1}) set_uniform(c, 0.0, 2.0 * pi);
   for (int64_t c = 0; c < 3; ++c) {
-    set_uniform(fg + c, 0.15, 1.0);
-    set_uniform(bg0 + c, shifted ? 0.3 : 0.0, shifted ? 0.8 : 0.6);
-    set_uniform(bg1 + c, shifted ? 0.3 : 0.0, shifted ? 0.8 : 0.6);
+    set_uniform(fg + c, 0.35, 1.0);
+    set_uniform(bg0 + c, shifted ? 0.3 : 0.0, shifted ? 0.8 : 0.4);
+    set_uniform(bg1 + c, shifted ? 0.3 : 0.0, shifted ? 0.8 : 0.4);
   }
   set_uniform(texture_freq, 0.6, 1.6);
   set_uniform(texture_angle, 0.0, pi);
-  set_uniform(texture_strength, 0.0, 0.35);
+  set_uniform(texture_strength, 0.0, 0.2);
   set_uniform(bg_freq, shifted ? 0.9 : 0.15, shifted ? 1.5 : 0.7);
   set_uniform(bg_angle, 0.0, pi);
   set_uniform(bg_phase, 0.0, 2.0 * pi);

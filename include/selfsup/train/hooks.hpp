@@ -8,6 +8,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -105,7 +106,9 @@ class KNNMonitor {
   template <class T>
   void on_epoch_end(T& trainer, const EpochEnd& e) {
     if ((e.epoch + 1) % every_ != 0) return;
+    const auto start = std::chrono::steady_clock::now();
     auto r = eval::knn_evaluate(trainer.encoder(), train_, test_, options_);
+    seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     history_.push_back({e.epoch, r});
     if (log_ != nullptr) {
       log_->record("knn_top1", r.top1);
@@ -115,6 +118,8 @@ class KNNMonitor {
   }
 
   const std::vector<Entry>& history() const { return history_; }
+  /// Wall time spent evaluating, to tell training throughput from evaluation.
+  double seconds() const { return seconds_; }
 
  private:
   const Train& train_;
@@ -124,6 +129,7 @@ class KNNMonitor {
   JsonLines* log_;
   bool verbose_;
   std::vector<Entry> history_;
+  double seconds_ = 0.0;
 };
 
 }  // namespace selfsup::hooks
