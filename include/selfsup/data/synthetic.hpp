@@ -62,7 +62,7 @@ enum Factor : int64_t {
 };
 inline constexpr int64_t clutter_width = 6;  // x, y, radius, r, g, b
 
-inline int64_t clutter_count(SyntheticSplit split) { return split == SyntheticSplit::shifted ? 6 : 3; }
+inline int64_t clutter_count(SyntheticSplit split) { return split == SyntheticSplit::shifted ? 4 : 3; }
 
 inline torch::Tensor uniform(at::Generator& gen, int64_t n, double lo, double hi) {
   return lo + (hi - lo) * torch::rand({n}, gen, torch::TensorOptions().dtype(torch::kFloat32));
@@ -90,17 +90,17 @@ inline ShapeFactors draw_factors(const torch::Tensor& labels, SyntheticSplit spl
   const double spread = shifted ? 0.5 : 0.2;
   set(angle, uniform(gen, n, -spread, spread) * 2.0 * pi / t.select(1, lobes));
   set_uniform(lobe_depth, 0.30, 0.45);
-  for (int64_t c : {deform0, deform1}) set_uniform(c, 0.0, shifted ? 0.12 : 0.07);
+  for (int64_t c : {deform0, deform1}) set_uniform(c, 0.0, shifted ? 0.10 : 0.07);
   for (int64_t c : {deform_phase0, deform_phase1}) set_uniform(c, 0.0, 2.0 * pi);
   for (int64_t c = 0; c < 3; ++c) {
     set_uniform(fg + c, 0.35, 1.0);
-    set_uniform(bg0 + c, shifted ? 0.3 : 0.0, shifted ? 0.8 : 0.4);
-    set_uniform(bg1 + c, shifted ? 0.3 : 0.0, shifted ? 0.8 : 0.4);
+    set_uniform(bg0 + c, shifted ? 0.1 : 0.0, shifted ? 0.5 : 0.4);
+    set_uniform(bg1 + c, shifted ? 0.1 : 0.0, shifted ? 0.5 : 0.4);
   }
   set_uniform(texture_freq, 0.6, 1.6);
   set_uniform(texture_angle, 0.0, pi);
   set_uniform(texture_strength, 0.0, 0.2);
-  set_uniform(bg_freq, shifted ? 0.9 : 0.15, shifted ? 1.5 : 0.7);
+  set_uniform(bg_freq, shifted ? 0.4 : 0.15, shifted ? 0.8 : 0.7);
   set_uniform(bg_angle, 0.0, pi);
   set_uniform(bg_phase, 0.0, 2.0 * pi);
   for (int64_t j = 0; j < m; ++j) {
