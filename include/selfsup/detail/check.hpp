@@ -33,8 +33,29 @@ inline void check_same_device(std::string_view fn, std::string_view a_name,
               " must be on the same device, got ", a.device(), " and ", b.device());
 }
 
+/// Whether check_finite runs on this thread (see SkipFiniteChecks).
+inline bool& finite_checks_enabled() {
+  thread_local bool enabled = true;
+  return enabled;
+}
+
+/// Turns check_finite off on this thread for its lifetime. The trainer uses it around the loss of
+/// a training step: it checks the loss itself at logging steps, and a per-call check would read
+/// a flag back from the device at every step.
+class SkipFiniteChecks {
+ public:
+  SkipFiniteChecks() : previous_(finite_checks_enabled()) { finite_checks_enabled() = false; }
+  ~SkipFiniteChecks() { finite_checks_enabled() = previous_; }
+  SkipFiniteChecks(const SkipFiniteChecks&) = delete;
+  SkipFiniteChecks& operator=(const SkipFiniteChecks&) = delete;
+
+ private:
+  bool previous_;
+};
+
 /// Rejects NaN and infinite entries. It reads one flag back from the device.
 inline void check_finite(std::string_view fn, std::string_view name, const torch::Tensor& t) {
+  if (!finite_checks_enabled()) return;
   TORCH_CHECK(torch::isfinite(t).all().item<bool>(), fn, ": ", name,
               " contains NaN or infinite values");
 }

@@ -12,6 +12,7 @@
 
 #include <selfsup/concepts.hpp>
 #include <selfsup/data/sampler.hpp>
+#include <selfsup/detail/check.hpp>
 #include <selfsup/detail/torch_compat.hpp>
 #include <selfsup/detail/type_name.hpp>
 #include <selfsup/recipe.hpp>
@@ -312,7 +313,11 @@ class Trainer {
       recipe_.pairs.on_embeddings(in, pairs);
     }
     in.negatives = recipe_.negatives.negatives(in, pairs);
-    auto loss = recipe_.loss(in);
+    torch::Tensor loss;
+    {
+      detail::SkipFiniteChecks no_sync;  // read_loss checks the loss at logging steps instead
+      loss = recipe_.loss(in);
+    }
     optimizer_->zero_grad();
     loss.backward();
     apply_gradient_transforms();
