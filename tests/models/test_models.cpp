@@ -109,4 +109,32 @@ BOOST_AUTO_TEST_CASE(momentum_target_is_an_ema) {
                                                e->predictor->parameters().size()));
 }
 
+// AnyBackbone: the wrapped module's features, parameters and buffers, unchanged, behind one type;
+// a momentum target built from a factory of AnyBackbones copies it parameter by parameter.
+BOOST_AUTO_TEST_CASE(any_backbone_wraps_a_backbone) {
+  torch::manual_seed(3);
+  models::SmallCNN cnn(models::SmallCNNOptions{.width = 4});
+  models::AnyBackbone any(cnn);
+  BOOST_TEST(any->out_dim() == cnn->out_dim());
+  BOOST_TEST(any->parameters().size() == cnn->parameters().size());
+  BOOST_TEST(any->buffers().size() == cnn->buffers().size());
+  BOOST_TEST(any->named_parameters().contains("inner." + cnn->named_parameters().begin()->key()));
+  auto x = torch::rand({2, 3, 16, 16});
+  cnn->eval();
+  any->eval();
+  BOOST_TEST(max_abs_diff(any->forward(x), cnn->forward(x)) == 0.0);
+  BOOST_TEST(throws_with([] { models::AnyBackbone(models::SmallCNN(nullptr)); }, "AnyBackbone: the backbone is empty"));
+
+  using Encoder = models::ProjectedEncoder<models::AnyBackbone>;
+  auto resnet = [] { return models::AnyBackbone(models::ResNet(models::ResNetOptions{.depth = 18, .cifar_stem = true, .width = 8})); };
+  Encoder e(models::BackboneFactory<models::AnyBackbone>{resnet},
+            models::EncoderOptions{.projector = {.hidden_dim = 8, .out_dim = 4}, .momentum_target = true});
+  BOOST_TEST(e->backbone->out_dim() == 64);
+  auto online = e->backbone->parameters(), target = e->target_backbone->parameters();
+  BOOST_REQUIRE(online.size() == target.size());
+  for (size_t i = 0; i < online.size(); ++i) BOOST_TEST(torch::equal(online[i], target[i]));
+  BOOST_TEST(e->forward(x).sizes() == torch::IntArrayRef({2, 4}));
+  BOOST_TEST(e->target_forward(x).sizes() == torch::IntArrayRef({2, 4}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,6 +2,7 @@
 /// \file
 /// All models: backbones, heads and encoders.
 
+#include <selfsup/models/any_backbone.hpp>
 #include <selfsup/models/encoder.hpp>
 #include <selfsup/models/projector.hpp>
 #include <selfsup/models/resnet.hpp>
