@@ -1,0 +1,322 @@
+// train: one command-line trainer for the classic self-supervised methods, each crossed with the
+// sources of positive pairs, every combination a recipe compiled ahead of time.
+//
+//   train --method NAME [--positives augmented|semantic|mix|same_label|nearest_neighbour]
+//         [--data synthetic|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH] [--pairs FILE]
+//         [--device cpu|cuda] [--epochs N] [--batch-size B] [--lr X] [--weight-decay X]
+//         [--optimizer sgd|lars|adamw] [--temperature X] [--backbone NAME] [--heads paper|small]
+//         [--width W] [--mix P] [--queue-size K] [--support-size K] [--warmup-epochs E]
+//         [--max-steps S] [--log-every S] [--checkpoint PATH [--resume]] [--json PATH]
+//         [--seed S] [--per-class K] [--image-size S] [--quiet]
+//   train --list | --list-recipes
+//
+// It trains, then reports kNN top-1 on the test split (and on the embedded dataset's shifted
+// split), linear-probe top-1 and training images per second, and writes them as JSON (--json).
+// --list prints every method with its paper and its defaults, and the pair sources compiled for
+// it; --list-recipes prints one "method positives" line per compiled recipe. Learning rates follow each paper's linear rule, base rate · B / 256, unless --lr is given.
+#include "train.hpp"
+
+#include <cmath>
+#include <cstdlib>
+#include <exception>
+#include <fstream>
+#include <stdexcept>
+
+namespace train {
+namespace {
+
+using ss::models::ProjectorOptions;
+
+/// A method's paper and defaults; the recipe itself is registered by add_*().
+struct Method {
+  std::string_view name;
+  std::string_view title;
+  std::string_view citation;  ///< key in docs/methods.bib
+  std::string_view loss;      ///< the loss and its defaults, for --list
+  ss::OptimizerKind optimizer;
+  double base_lr;             ///< at batch 256
+  double weight_decay;
+  /// The encoder's heads at the paper's sizes for features of width `f`.
+  ss::models::EncoderOptions (*heads)(int64_t f);
+};
+
+ss::models::EncoderOptions simclr_heads(int64_t f) { return {.projector = ss::models::heads::simclr(f)}; }
+
+const std::vector<Method>& methods() {
+  using K = ss::OptimizerKind;
+  namespace h = ss::models::heads;
+  static const std::vector<Method> table = {
+      {"simclr", "SimCLR", "chen2020simclr", "NT-Xent, τ = 0.5", K::lars, 0.3, 1e-6, simclr_heads},
+      {"moco_v2", "MoCo v2", "chen2020mocov2", "InfoNCE against a queue of K = 4096 keys, τ = 0.2; target m = 0.99",
+       K::sgd, 0.03, 1e-4,
+       [](int64_t) { return ss::models::EncoderOptions{.projector = h::moco_v2, .momentum_target = true,
+                                                       .momentum = 0.99, .cosine_momentum = false}; }},
+      {"byol", "BYOL", "grill2020byol", "2 − 2cos, symmetric; target m₀ = 0.99, cosine to 1", K::lars, 0.2, 1.5e-6,
+       [](int64_t) { return ss::models::EncoderOptions{.projector = h::byol_projector, .predictor = h::byol_predictor,
+                                                       .momentum_target = true, .momentum = 0.99}; }},
+      {"simsiam", "SimSiam", "chen2021simsiam", "negative cosine, stop-gradient on the projections", K::sgd, 0.05, 1e-4,
+       [](int64_t) { return ss::models::EncoderOptions{.projector = h::simsiam_projector, .predictor = h::simsiam_predictor}; }},
+      {"barlow_twins", "Barlow Twins", "zbontar2021barlow", "λ = 0.0051", K::lars, 0.2, 1.5e-6,
+       [](int64_t) { return ss::models::EncoderOptions{.projector = h::barlow_twins}; }},
+      {"vicreg", "VICReg", "bardes2022vicreg", "invariance 25, variance 25, covariance 1", K::lars, 0.2, 1e-6,
+       [](int64_t) { return ss::models::EncoderOptions{.projector = h::vicreg}; }},
+      {"nnclr", "NNCLR", "dwibedi2021nnclr", "NT-Xent with the nearest neighbour from a support set of 16384, τ = 0.1",
+       K::lars, 0.3, 1e-6, simclr_heads},
+      {"supcon", "SupCon", "khosla2020supcon", "every row of the anchor's group a positive, τ = 0.1", K::sgd, 0.125, 1e-4,
+       simclr_heads},
+      {"dcl", "DCL", "yeh2022dcl", "the positive left out of the denominator, τ = 0.1", K::lars, 0.3, 1e-6, simclr_heads},
+      {"dclw", "DCLW", "yeh2022dcl", "DCL with the vMF weight, τ = 0.1, σ = 0.5", K::lars, 0.3, 1e-6, simclr_heads},
+      {"debiased", "Debiased contrastive", "chuang2020debiased", "τ = 0.5, τ⁺ = 0.1", K::lars, 0.3, 1e-6, simclr_heads},
+      {"hard_negative", "Hard negatives", "robinson2021hard", "τ = 0.5, τ⁺ = 0.1, β = 1", K::lars, 0.3, 1e-6, simclr_heads},
+      {"fnc", "False-negative elimination", "huynh2022fnc", "NT-Xent without same-group negatives, τ = 0.5", K::lars,
+       0.3, 1e-6, simclr_heads},
+  };
+  return table;
+}
+
+std::string_view optimizer_name(ss::OptimizerKind k) {
+  switch (k) {
+    case ss::OptimizerKind::sgd: return "sgd";
+    case ss::OptimizerKind::lars: return "lars";
+    case ss::OptimizerKind::adamw: return "adamw";
+  }
+  return "?";
+}
+
+ss::OptimizerKind parse_optimizer(const std::string& name) {
+  if (name == "sgd") return ss::OptimizerKind::sgd;
+  if (name == "lars") return ss::OptimizerKind::lars;
+  if (name == "adamw") return ss::OptimizerKind::adamw;
+  throw std::invalid_argument(fmt::format("train: --optimizer must be sgd, lars or adamw, got '{}'", name));
+}
+
+/// Smaller heads for small backbones and CPU runs: hidden widths / 8 (at least 64), output widths
+/// above 256 / 8.
+ProjectorOptions shrink(ProjectorOptions o) {
+  o.hidden_dim = std::max<int64_t>(64, o.hidden_dim / 8);
+  if (o.out_dim > 256) o.out_dim /= 8;
+  return o;
+}
+
+struct Parsed {
+  Config config;
+  bool list = false;
+  bool list_recipes = false;
+  bool positives_given = false;
+};
+
+Parsed parse(int argc, char** argv) {
+  Parsed p;
+  Config& c = p.config;
+  c.data.per_class = 300;
+  ss::examples::Cli cli("train", argc, argv);
+  while (cli.next()) {
+    if (cli.is("--method")) c.method = cli.value();
+    else if (cli.is("--positives")) c.positives = cli.value(), p.positives_given = true;
+    else if (cli.is("--data")) c.data.spec = cli.value();
+    else if (cli.is("--pairs")) c.data.pairs = cli.value();
+    else if (cli.is("--device")) c.device = cli.value();
+    else if (cli.is("--epochs")) c.epochs = cli.integer(1);
+    else if (cli.is("--batch-size")) c.batch_size = cli.integer(2);
+    else if (cli.is("--lr")) c.learning_rate = cli.real(1e-12);
+    else if (cli.is("--weight-decay")) c.weight_decay = cli.real(0);
+    else if (cli.is("--optimizer")) c.optimizer = cli.value();
+    else if (cli.is("--temperature")) c.temperature = cli.real(1e-6);
+    else if (cli.is("--backbone")) c.backbone = cli.value();
+    else if (cli.is("--heads")) c.heads = cli.value();
+    else if (cli.is("--width")) c.width = cli.integer(1, 4096);
+    else if (cli.is("--mix")) c.mix = cli.real(0, 1);
+    else if (cli.is("--queue-size")) c.queue_size = cli.integer(1);
+    else if (cli.is("--support-size")) c.support_size = cli.integer(1);
+    else if (cli.is("--warmup-epochs")) c.warmup_epochs = cli.integer(0);
+    else if (cli.is("--max-steps")) c.max_steps = cli.integer(1);
+    else if (cli.is("--log-every")) c.log_every = cli.integer(1);
+    else if (cli.is("--checkpoint")) c.checkpoint = cli.value();
+    else if (cli.is("--resume")) c.resume = true;
+    else if (cli.is("--json")) c.json = cli.value();
+    else if (cli.is("--seed")) c.data.seed = static_cast<std::uint64_t>(cli.integer(0));
+    else if (cli.is("--per-class")) c.data.per_class = cli.integer(2);
+    else if (cli.is("--image-size")) c.data.image_size = cli.integer(8, 1024);
+    else if (cli.is("--quiet")) c.quiet = true;
+    else if (cli.is("--list")) p.list = true;
+    else if (cli.is("--list-recipes")) p.list_recipes = true;
+    else cli.unknown();
+  }
+  return p;
+}
+
+std::string json_string(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) {
+      out += fmt::format("\\u{:04x}", static_cast<int>(ch));
+      continue;
+    }
+    out += ch;
+  }
+  return out + "\"";
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? std::string(sep) : "") + v[i];
+  return out;
+}
+
+void list(const Registry& registry) {
+  fmt::print("{:<14}{:<44}{:<7}{:>8}{:>9}  {:<40}{}\n", "method", "paper", "optim", "lr/256", "wd", "positives",
+             "loss (defaults)");
+  for (const auto& m : methods()) {
+    fmt::print("{:<14}{:<44}{:<7}{:>8}{:>9}  {:<40}{}\n", m.name, fmt::format("{} [{}]", m.title, m.citation),
+               optimizer_name(m.optimizer), m.base_lr, m.weight_decay, join(registry.positives_of(std::string(m.name))),
+               m.loss);
+  }
+  fmt::print("\nHeads: the paper's sizes with --heads paper (the default for ResNets), hidden widths / 8 with "
+             "--heads small (the default for small_cnn).\n");
+}
+
+const Method& find_method(const std::string& name) {
+  for (const auto& m : methods()) {
+    if (m.name == name) return m;
+  }
+  std::vector<std::string> names;
+  for (const auto& m : methods()) names.emplace_back(m.name);
+  throw std::invalid_argument(fmt::format("train: --method must be one of {}, got '{}'", join(names), name));
+}
+
+/// The backbone by name; `auto` is small_cnn on the embedded dataset, resnet18 elsewhere.
+std::function<ss::models::AnyBackbone()> make_backbone(const Config& c, int64_t image_size) {
+  std::string name = c.backbone;
+  if (name == "auto") name = c.data.spec == "synthetic" ? "small_cnn" : "resnet18";
+  if (name == "small_cnn") {
+    const ss::models::SmallCNNOptions o{.width = c.width};
+    return [o] { return ss::models::AnyBackbone(ss::models::SmallCNN(o)); };
+  }
+  for (int64_t depth : {18, 34, 50}) {
+    if (name == fmt::format("resnet{}", depth)) {
+      const ss::models::ResNetOptions o{.depth = depth, .cifar_stem = image_size <= 64};
+      return [o] { return ss::models::AnyBackbone(ss::models::ResNet(o)); };
+    }
+  }
+  throw std::invalid_argument(fmt::format(
+      "train: --backbone must be small_cnn, resnet18, resnet34, resnet50 or auto, got '{}'", name));
+}
+
+int run(int argc, char** argv) {
+  Registry registry;
+  add_contrastive(registry);
+  add_momentum(registry);
+  add_non_contrastive(registry);
+
+  auto parsed = parse(argc, argv);
+  if (parsed.list) {
+    list(registry);
+    return EXIT_SUCCESS;
+  }
+  if (parsed.list_recipes) {  // one "method positives" line per compiled recipe, for scripts
+    for (const auto& m : methods()) {
+      for (const auto& p : registry.positives_of(std::string(m.name))) fmt::print("{} {}\n", m.name, p);
+    }
+    return EXIT_SUCCESS;
+  }
+  Config& c = parsed.config;
+  const Method& method = find_method(c.method);
+  const auto compiled = registry.positives_of(c.method);
+  if (!parsed.positives_given && !registry.find(c.method, c.positives)) c.positives = compiled.front();
+  const Runner* runner = registry.find(c.method, c.positives);
+  if (runner == nullptr) {
+    throw std::invalid_argument(fmt::format("train: --positives for {} must be one of {}, got '{}'", c.method,
+                                            join(compiled), c.positives));
+  }
+  const torch::Device device = ss::examples::parse_device("train", c.device);
+  const auto data = ss::examples::load_data("train", c.data, device);
+  const int64_t image_size = data.train.all_images().size(2);
+  if (c.batch_size > data.train.size()) {
+    throw std::invalid_argument(fmt::format("train: --batch-size {} exceeds the {} training images", c.batch_size,
+                                            data.train.size()));
+  }
+
+  // The encoder: backbone, the method's heads (paper or small), momentum target if it has one.
+  const auto backbone = make_backbone(c, image_size);
+  const int64_t features = backbone()->out_dim();
+  std::string heads = c.heads;
+  if (heads == "auto") heads = c.backbone == "small_cnn" || (c.backbone == "auto" && c.data.spec == "synthetic") ? "small" : "paper";
+  if (heads != "paper" && heads != "small") {
+    throw std::invalid_argument(fmt::format("train: --heads must be paper, small or auto, got '{}'", c.heads));
+  }
+  auto encoder_options = method.heads(features);
+  if (heads == "small") {
+    encoder_options.projector = shrink(encoder_options.projector);
+    if (encoder_options.predictor) encoder_options.predictor = shrink(*encoder_options.predictor);
+  }
+
+  const auto kind = c.optimizer ? parse_optimizer(*c.optimizer) : method.optimizer;
+  const double lr = c.learning_rate.value_or(method.base_lr * static_cast<double>(c.batch_size) / 256.0);
+  const int64_t steps_per_epoch = data.train.size() / c.batch_size;
+  Setup setup{.config = c, .train = data.train, .pairs = data.pairs, .image_size = image_size};
+  setup.trainer = {.epochs = c.epochs, .batch_size = c.batch_size, .optimizer = kind, .learning_rate = lr,
+                   .weight_decay = c.weight_decay.value_or(method.weight_decay),
+                   .schedule = {.warmup_steps = c.warmup_epochs * steps_per_epoch},
+                   .seed = c.data.seed, .log_every = c.log_every, .max_steps = c.max_steps};
+  setup.make_encoder = [&] {
+    torch::manual_seed(c.data.seed);
+    return Encoder(ss::models::BackboneFactory<ss::models::AnyBackbone>{backbone}, encoder_options);
+  };
+  const ss::eval::KNNOptions knn{.k = 20, .temperature = 0.1};
+  if (!c.quiet) {
+    setup.on_log = [](const ss::StepLog& log) {
+      fmt::print("epoch {:>3}  step {:>6}/{}  loss {:.4f}  lr {:.4g}  {:.0f} images/s\n", log.epoch + 1, log.step,
+                 log.total_steps, log.loss, log.learning_rate, log.images_per_second);
+    };
+    fmt::print("{} ({}) with {} positives on {} ({} training images, {}x{}), {} backbone, {} heads, {} lr {:.4g}, "
+               "batch {}, {} epochs, seed {}, device {}\n",
+               method.title, method.citation, c.positives, data.name, data.train.size(), image_size, image_size,
+               c.backbone == "auto" ? (c.data.spec == "synthetic" ? "small_cnn" : "resnet18") : c.backbone, heads,
+               optimizer_name(kind), lr, c.batch_size, c.epochs, c.data.seed, c.device);
+  }
+
+  auto outcome = (*runner)(setup);
+
+  // Evaluation of the frozen backbone features.
+  auto test = ss::eval::knn_evaluate(outcome.encoder, data.train, data.test, knn);
+  std::optional<double> shifted;
+  if (data.shifted) shifted = ss::eval::knn_evaluate(outcome.encoder, data.train, *data.shifted, knn).top1;
+  const auto probe = ss::eval::linear_probe(outcome.encoder, data.train, data.test, {.max_iterations = 100, .seed = c.data.seed});
+  // The trainer stops with an error when a logged loss is not finite.
+  const std::optional<double> final_loss =
+      outcome.fit.log.empty() ? std::nullopt : std::optional<double>(outcome.fit.log.back().loss);
+
+  fmt::print("\n{:<14}{:<20}{:>8}{:>12}{:>14}{:>14}{:>12}\n", "method", "positives", "steps", "kNN top-1",
+             "shifted kNN", "linear top-1", "images/s");
+  fmt::print("{:<14}{:<20}{:>8}{:>12.3f}{:>14}{:>14.3f}{:>12.0f}\n", c.method, c.positives, outcome.fit.steps, test.top1,
+             shifted ? fmt::format("{:.3f}", *shifted) : std::string("-"), probe.top1,
+             outcome.fit.images_per_second());
+  if (!c.json.empty()) {
+    std::ofstream out(c.json);
+    if (!out) throw std::runtime_error(fmt::format("train: cannot open '{}' for writing", c.json));
+    out << fmt::format(
+        "{{\"method\": {}, \"positives\": {}, \"data\": {}, \"steps\": {}, \"resumed_from_step\": {}, "
+        "\"final_loss\": {}, \"knn_top1\": {:.6f}, \"shifted_knn_top1\": {}, \"linear_top1\": {:.6f}, "
+        "\"images_per_s\": {:.3f}}}\n",
+        json_string(c.method), json_string(c.positives), json_string(c.data.spec), outcome.fit.steps, outcome.resumed_from_step,
+        final_loss ? fmt::format("{:.6f}", *final_loss) : std::string("null"), test.top1,
+        shifted ? fmt::format("{:.6f}", *shifted) : std::string("null"), probe.top1, outcome.fit.images_per_second());
+    if (!out.good()) throw std::runtime_error(fmt::format("train: writing '{}' failed", c.json));
+    fmt::print("wrote {}\n", c.json);
+  }
+  return EXIT_SUCCESS;
+}
+
+}  // namespace
+}  // namespace train
+
+int main(int argc, char** argv) try {
+  return train::run(argc, argv);
+} catch (const c10::Error& e) {
+  fmt::print(stderr, "{}\n", e.what_without_backtrace());
+  return EXIT_FAILURE;
+} catch (const std::exception& e) {
+  fmt::print(stderr, "{}\n", e.what());
+  return EXIT_FAILURE;
+}
