@@ -3,7 +3,7 @@
 //   semantic_vs_augmented [--device cpu|cuda] [--epochs N] [--seed S]
 //                         [--data synthetic|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH]
 //                         [--pairs FILE] [--json PATH] [--plot PATH] [--per-class K]
-//                         [--image-size S]
+//                         [--image-size S] [--batch-size B]
 //
 // The study of Alkhalefi, Leontidis & Zhong (2025) in one command: the same SimCLR recipe
 // (SimCLR's views, in-batch negatives, NT-Xent), the same encoder, seed and budget, trained with
@@ -37,6 +37,7 @@ namespace ss = selfsup;
 struct Args {
   std::string device = "cpu";
   int64_t epochs = 15;
+  int64_t batch_size = 128;
   ss::examples::DataOptions data{};
   std::string json;
   std::string plot = "semantic_vs_augmented.svg";
@@ -54,6 +55,7 @@ static Args parse(int argc, char** argv) {
     else if (cli.is("--json")) a.json = cli.value();
     else if (cli.is("--plot")) a.plot = cli.value();
     else if (cli.is("--per-class")) a.data.per_class = cli.integer(2);
+    else if (cli.is("--batch-size")) a.batch_size = cli.integer(2);
     else if (cli.is("--image-size")) a.data.image_size = cli.integer(8, 1024);
     else cli.unknown();
   }
@@ -75,7 +77,7 @@ int main(int argc, char** argv) try {
   const ss::losses::NTXent loss{{.temperature = 0.2}};
 
   ss::ablation::Options options{
-      .trainer = {.epochs = args.epochs, .batch_size = 128, .learning_rate = 0.1,
+      .trainer = {.epochs = args.epochs, .batch_size = args.batch_size, .learning_rate = 0.1,
                   .schedule = {.warmup_steps = 10}, .seed = seed, .log_every = 1000},
       .knn = {.k = 20, .temperature = 0.1},
       .probe = {.max_iterations = 100, .seed = seed},

@@ -60,12 +60,13 @@ inline std::vector<torch::Device> devices() {
   return d;
 }
 
-/// True when `fn` throws a c10::Error whose message contains `needle`.
+/// True when `fn` throws an exception (a c10::Error or any std::exception) whose message
+/// contains `needle`.
 template <class F>
 bool throws_with(F&& fn, const std::string& needle) {
   try {
     fn();
-  } catch (const c10::Error& e) {
+  } catch (const std::exception& e) {
     return std::string(e.what()).find(needle) != std::string::npos;
   }
   return false;

@@ -7,6 +7,9 @@
 #include <selfsup/data/image_folder.hpp>
 #include <selfsup/data/pair_table.hpp>
 
+#define SELFSUP_EXAMPLES_IMAGE_IO 1
+#include "../../examples/common/example_support.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -123,6 +126,43 @@ BOOST_AUTO_TEST_CASE(image_folder_stops_on_bad_files_by_option) {
   auto empty = fs::temp_directory_path() / "selfsup_image_folder_empty";
   fs::create_directories(empty / "only_class");
   BOOST_TEST(throws_with([&] { data::ImageFolder{empty}; }, "ImageFolder: no .jpg, .jpeg or .png images"));
+}
+
+// The examples' --data folder:PATH: PATH/train and PATH/val as labelled folders, and a semantic
+// pair table that names training images by path.
+BOOST_AUTO_TEST_CASE(examples_load_an_image_folder_with_a_pair_table) {
+  auto root = fs::temp_directory_path() / "selfsup_examples_folder_test";
+  fs::remove_all(root);
+  for (const char* split : {"train", "val"}) {
+    for (const char* cls : {"cat", "dog"}) fs::create_directories(root / split / cls);
+  }
+  write_png(root / "train" / "cat" / "a.png", pattern(8, 8, 0));
+  write_png(root / "train" / "cat" / "b.png", pattern(8, 8, 1));
+  write_png(root / "train" / "dog" / "c.png", pattern(8, 8, 2));
+  write_png(root / "train" / "dog" / "d.png", pattern(8, 8, 3));
+  write_png(root / "val" / "cat" / "e.png", pattern(8, 8, 4));
+  write_png(root / "val" / "dog" / "f.png", pattern(8, 8, 5));
+  std::ofstream(root / "pairs.csv") << "first,second\ndog/d.png,dog/c.png\n";
+
+  namespace ex = selfsup::examples;
+  const ex::DataOptions options{.spec = "folder:" + root.string(), .pairs = (root / "pairs.csv").string(), .image_size = 8};
+  auto d = ex::load_data("t", options, torch::kCPU);
+  BOOST_TEST(d.train.size() == 4);
+  BOOST_TEST(d.test.size() == 2);
+  BOOST_TEST(!d.shifted.has_value());
+  BOOST_TEST(torch::equal(d.train.labels(torch::arange(4)), torch::tensor({0, 0, 1, 1}, torch::kLong)));
+  BOOST_REQUIRE(d.pairs.has_value());
+  BOOST_TEST(d.pairs->size() == 1);
+  BOOST_TEST(d.pairs->first.item<int64_t>() == 3);
+  BOOST_TEST(d.pairs->second.item<int64_t>() == 2);
+  BOOST_TEST(torch::equal(d.train.images(torch::tensor({2}, torch::kLong))[0], pattern(8, 8, 2)));
+
+  fs::remove_all(root / "val");
+  BOOST_TEST(throws_with([&] { ex::load_data("t", options, torch::kCPU); }, "expects the sub-folders train/ and val/"));
+  BOOST_TEST(throws_with([&] { ex::load_data("t", {.spec = "mnist:/x"}, torch::kCPU); },
+                         "t: --data must be synthetic, cifar10:PATH, cifar100:PATH, stl10:PATH or folder:PATH, got 'mnist:/x'"));
+  BOOST_TEST(throws_with([&] { ex::load_data("t", {.spec = "folder:"}, torch::kCPU); }, "needs a path after 'folder:'"));
+  fs::remove_all(root);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
