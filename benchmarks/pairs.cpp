@@ -3,11 +3,13 @@
 // and times building the adjacency once.
 //
 //   bench_pairs [--pairs 1000000] [--images 500000] [--batch 4096] [--reps 2000] [--threads 2]
-//               [--device cpu|cuda|all]
+//               [--device cpu|cuda|all] [--no-peer]
 //
 // Each rep samples one batch of `batch` anchors (a fresh permutation slice, as an epoch does) and,
 // on CUDA, waits for the device, so a time is the full cost of one call. Prints the median and
-// the 10th/90th percentiles in microseconds, per device.
+// the 10th/90th percentiles in microseconds, per device. On the CPU, the peer
+// (benchmarks/pairs_peer.py, Debian's python3) draws the same partners the usual way, from a
+// Python dict of partner lists, and the ratio is printed (--no-peer skips it).
 #include <selfsup/data/pair_table.hpp>
 #include <selfsup/pairs/mixed.hpp>
 #include <selfsup/pairs/augmented.hpp>
@@ -21,6 +23,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,7 +56,27 @@ Timing time_us(int reps, const torch::Device& device, F&& fn) {
   return {t[t.size() / 10], t[t.size() / 2], t[t.size() * 9 / 10]};
 }
 
-void run(const torch::Device& device, int64_t n_pairs, int64_t images, int64_t batch, int reps) {
+// Runs the Python peer; its median in microseconds, or a negative number when it cannot run.
+double run_peer(int64_t n_pairs, int64_t images, int64_t batch) {
+  const auto command = fmt::format("/usr/bin/python3 '{}/pairs_peer.py' --pairs {} --images {} --batch {} 2>&1",
+                                   SELFSUP_BENCHMARK_DIR, n_pairs, images, batch);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) return -1;
+  std::string output;
+  char buffer[512];
+  while (fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  try {
+    const double median = std::stod(output);
+    fmt::print("  peer: {}", output.substr(output.find('\n') + 1));
+    return median;
+  } catch (const std::exception&) {
+    fmt::print("  peer failed: {}\n", output);
+    return -1;
+  }
+}
+
+/// Returns the median of pairs::Semantic::sample in microseconds.
+double run(const torch::Device& device, int64_t n_pairs, int64_t images, int64_t batch, int reps) {
   const auto lopt = torch::TensorOptions().dtype(torch::kLong);
   torch::manual_seed(0);
   // A table of same-class pairs over `images` images of 1000 classes (image i has class i % 1000).
@@ -84,13 +108,15 @@ void run(const torch::Device& device, int64_t n_pairs, int64_t images, int64_t b
   auto report = [&](std::string_view what, const Timing& t) {
     fmt::print("  {:<34} median {:>8.1f} us   p10 {:>8.1f}   p90 {:>8.1f}\n", what, t.median, t.p10, t.p90);
   };
-  report("pairs::Semantic::sample", time_us(reps, device, [&](int i) { semantic.sample(anchors(i)); }));
+  const auto semantic_time = time_us(reps, device, [&](int i) { semantic.sample(anchors(i)); });
+  report("pairs::Semantic::sample", semantic_time);
   report("pairs::SameLabel::sample", time_us(reps, device, [&](int i) { same_label.sample(anchors(i)); }));
   report("pairs::Mixed<Semantic, Augmented>", time_us(reps, device, [&](int i) { mixed.sample(anchors(i)); }));
   auto gen = ss::detail::make_generator(device, 3);
   report("data::draw_partners (CSR only)", time_us(reps, device, [&](int i) {
            ss::data::draw_partners(semantic.adjacency(), anchors(i), gen);
          }));
+  return semantic_time.median;
 }
 
 }  // namespace
@@ -99,8 +125,18 @@ int main(int argc, char** argv) {
   int64_t n_pairs = 1000000, images = 500000, batch = 4096;
   int reps = 2000, threads = 2;
   std::string which = "all";
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool peer = true;
+  for (int i = 1; i < argc; i += 2) {
     const std::string_view a = argv[i];
+    if (a == "--no-peer") {
+      peer = false;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) {
+      fmt::print(stderr, "bench_pairs: {} needs a value\n", a);
+      return 2;
+    }
     const std::string v = argv[i + 1];
     if (a == "--pairs") n_pairs = std::stoll(v);
     else if (a == "--images") images = std::stoll(v);
@@ -116,7 +152,13 @@ int main(int argc, char** argv) {
   torch::set_num_threads(threads);
   fmt::print("bench_pairs: LibTorch {}.{}.{}, {} CPU threads\n", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR,
              TORCH_VERSION_PATCH, threads);
-  if (which == "cpu" || which == "all") run(torch::kCPU, n_pairs, images, batch, reps);
+  if (which == "cpu" || which == "all") {
+    const double ours = run(torch::kCPU, n_pairs, images, batch, reps);
+    if (peer) {
+      const double theirs = run_peer(n_pairs, images, batch);
+      if (theirs > 0) fmt::print("  ratio python / pairs::Semantic (CPU): {:.1f}x\n", theirs / ours);
+    }
+  }
   if (which == "cuda" || which == "all") {
     if (torch::cuda::is_available()) {
       run(torch::kCUDA, n_pairs, images, batch, reps);

@@ -1,36 +1,83 @@
 // train_step: where the time of one SimCLR training step goes.
 //
-//   bench_train_step [--device cpu|cuda] [--model smallcnn|resnet18] [--batch B] [--width W]
-//                    [--size S] [--steps N] [--threads T] [--bf16] [--channels-last]
+//   bench_train_step [--device cpu|cuda] [--model smallcnn|resnet18|resnet50] [--batch B]
+//                    [--width W] [--size S] [--steps N] [--threads T] [--bf16] [--channels-last]
+//                    [--views simclr|cropflip] [--no-peer]
 //
 // Times, per step, the whole Trainer::step (pairs, views, encoder, loss, optimiser, hooks) and
 // its parts measured alone: view generation for both sides, the encoder's forward and backward,
 // the loss's forward and backward, the optimiser step. The share outside the encoder is what the
-// library adds to the network's own cost.
+// library adds to the network's own cost. Views are SimCLR's (the CIFAR recipe up to 64 px, the
+// ImageNet recipe above), or crop-and-flip only. On the CPU with the SmallCNN and SimCLR's views,
+// the peer (benchmarks/train_step_peer.py) runs the same step the usual way in PyTorch, with
+// torchvision's transforms per image in a DataLoader, and the ratio is printed.
 #include <selfsup/selfsup.hpp>
 
 #include <fmt/core.h>
 
 #include <chrono>
+#include <cstdio>
+#include <memory>
 #include <string>
+#include <stdexcept>
 #include <string_view>
+#include <type_traits>
 
 namespace ss = selfsup;
 
-template <class Encoder>
-int run(Encoder encoder, const std::string& device_name, int64_t batch, int64_t size, int64_t steps,
-        bool bf16, bool channels_last, const std::string& model) {
+struct Settings {
+  std::string device = "cpu", model = "smallcnn", views = "simclr";
+  int64_t batch = 256, width = 16, size = 32, steps = 10;
+  int threads = 0;
+  bool bf16 = false, channels_last = false, peer = true;
+};
+
+// Runs the Python peer; its median milliseconds per step, or a negative number.
+double run_peer(const Settings& s) {
+  const auto command = fmt::format(
+      "/usr/bin/python3 '{}/train_step_peer.py' --batch {} --width {} --size {} --steps {} --threads {} 2>&1",
+      SELFSUP_BENCHMARK_DIR, s.batch, s.width, s.size, s.steps, torch::get_num_threads());
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
+  if (!pipe) return -1;
+  std::string output;
+  char buffer[512];
+  while (fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
+  try {
+    const double median = std::stod(output);
+    fmt::print("  peer: {}", output.substr(output.find('\n') + 1));
+    return median;
+  } catch (const std::exception&) {
+    fmt::print("  peer failed: {}\n", output);
+    return -1;
+  }
+}
+
+template <class Views>
+Views make_views(int64_t size) {
+  if constexpr (std::is_same_v<Views, ss::views::SimCLRViews>) {
+    return Views(size > 64 ? ss::views::SimCLRViewOptions::imagenet(size) : ss::views::SimCLRViewOptions::cifar(size));
+  } else {
+    return Views({.size = size});
+  }
+}
+
+template <class Views, class Encoder>
+int run(Encoder encoder, const Settings& s, const std::string& model) {
+  const auto& device_name = s.device;
+  const int64_t batch = s.batch, size = s.size, steps = s.steps;
+  const bool bf16 = s.bf16, channels_last = s.channels_last;
   const torch::Device device(device_name == "cuda" ? torch::kCUDA : torch::kCPU);
   auto sync = [&] { if (device.is_cuda()) torch::cuda::synchronize(); };
   auto data = ss::data::make_synthetic({.classes = 10, .per_class = 2 * batch / 10 + 1, .size = size},
                                        ss::data::SyntheticSplit::train, device);
-  ss::Trainer trainer(ss::recipes::SimCLR{.views = ss::views::CropFlip({.size = size})}, encoder,
+  using Recipe = ss::recipes::SimCLR::with_views<Views>;
+  ss::Trainer trainer(Recipe{.views = make_views<Views>(size)}, encoder,
                       {.batch_size = batch, .bf16_autocast = bf16, .channels_last = channels_last});
   encoder->to(device);
   if (channels_last && device.is_cuda()) ss::detail::to_channels_last(*encoder);
   auto anchors = torch::arange(batch, torch::TensorOptions().dtype(torch::kLong).device(device));
   auto images = data.images(anchors);
-  ss::views::CropFlip views({.size = size});
+  auto views = make_views<Views>(size);
   auto x = torch::cat({views(images), views(images)});
   if (channels_last && device.is_cuda()) x = x.contiguous(at::MemoryFormat::ChannelsLast);
   auto z0 = torch::randn({batch, 128}, device).requires_grad_(true);
@@ -54,8 +101,8 @@ int run(Encoder encoder, const std::string& device_name, int64_t batch, int64_t 
   });
   const double loss_ms = time_ms([&] { ss::functional::nt_xent(z0, z1, {.temperature = 0.5}).backward(); });
   const double optimizer_ms = time_ms([&] { trainer.optimizer().step(); });
-  fmt::print("SimCLR step: device {}, {} at {}x{}, batch {} (x2 views), torch threads {}{}{}\n", device_name,
-             model, size, size, batch, torch::get_num_threads(), bf16 ? ", bf16 autocast" : "",
+  fmt::print("SimCLR step: device {}, {} at {}x{}, {} views, batch {} (x2 views), torch threads {}{}{}\n",
+             device_name, model, size, size, s.views, batch, torch::get_num_threads(), bf16 ? ", bf16 autocast" : "",
              channels_last ? ", channels-last" : "");
   auto row = [&](const char* what, double ms) {
     fmt::print("  {:<34}{:9.2f} ms  {:5.1f} % of the step\n", what, ms, 100.0 * ms / step_ms);
@@ -67,35 +114,54 @@ int run(Encoder encoder, const std::string& device_name, int64_t batch, int64_t 
   row("  optimiser step (alone)", optimizer_ms);
   row("outside the encoder (step - encoder)", step_ms - encoder_ms);
   fmt::print("  {:.0f} training images per second\n", 1000.0 * batch / step_ms);
+  if (s.peer && device.is_cpu() && s.model == "smallcnn" && s.views == "simclr") {
+    const double peer = run_peer(s);
+    if (peer > 0) fmt::print("  ratio PyTorch step / selfsup step: {:.1f}x\n", peer / step_ms);
+  }
   return 0;
 }
 
-int main(int argc, char** argv) {
-  std::string device_name = "cpu", model = "smallcnn";
-  int64_t batch = 256, width = 16, size = 32, steps = 10;
-  int threads = 0;
-  bool bf16 = false, channels_last = false;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    auto next = [&] { return std::string(argv[++i]); };
-    if (flag == "--device") device_name = next();
-    else if (flag == "--model") model = next();
-    else if (flag == "--batch") batch = std::stoll(next());
-    else if (flag == "--width") width = std::stoll(next());
-    else if (flag == "--size") size = std::stoll(next());
-    else if (flag == "--steps") steps = std::stoll(next());
-    else if (flag == "--threads") threads = std::stoi(next());
-    else if (flag == "--bf16") bf16 = true;
-    else if (flag == "--channels-last") channels_last = true;
-    else { fmt::print(stderr, "bench_train_step: unknown argument '{}'\n", flag); return 2; }
-  }
-  if (threads > 0) torch::set_num_threads(threads);
+template <class Views>
+int dispatch(const Settings& s) {
   torch::manual_seed(0);
   const ss::models::EncoderOptions heads{.projector = {.hidden_dim = 512, .out_dim = 128}};
-  if (model == "resnet18") {
-    return run(ss::models::make_resnet_encoder({.depth = 18, .cifar_stem = size <= 64}, heads), device_name,
-               batch, size, steps, bf16, channels_last, "ResNet-18");
+  if (s.model == "resnet18" || s.model == "resnet50") {
+    const int64_t depth = s.model == "resnet18" ? 18 : 50;
+    return run<Views>(ss::models::make_resnet_encoder({.depth = depth, .cifar_stem = s.size <= 64}, heads), s,
+                      depth == 18 ? "ResNet-18" : "ResNet-50");
   }
-  return run(ss::models::make_small_cnn_encoder({.width = width}, heads), device_name, batch, size, steps,
-             bf16, channels_last, fmt::format("SmallCNN width {}", width));
+  if (s.model != "smallcnn") {
+    fmt::print(stderr, "bench_train_step: --model must be smallcnn, resnet18 or resnet50, got '{}'\n", s.model);
+    return 2;
+  }
+  return run<Views>(ss::models::make_small_cnn_encoder({.width = s.width}, heads), s,
+                    fmt::format("SmallCNN width {}", s.width));
+}
+
+int main(int argc, char** argv) {
+  Settings s;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    auto next = [&] {
+      if (i + 1 >= argc) throw std::invalid_argument(fmt::format("bench_train_step: {} needs a value", flag));
+      return std::string(argv[++i]);
+    };
+    if (flag == "--device") s.device = next();
+    else if (flag == "--model") s.model = next();
+    else if (flag == "--views") s.views = next();
+    else if (flag == "--batch") s.batch = std::stoll(next());
+    else if (flag == "--width") s.width = std::stoll(next());
+    else if (flag == "--size") s.size = std::stoll(next());
+    else if (flag == "--steps") s.steps = std::stoll(next());
+    else if (flag == "--threads") s.threads = std::stoi(next());
+    else if (flag == "--bf16") s.bf16 = true;
+    else if (flag == "--channels-last") s.channels_last = true;
+    else if (flag == "--no-peer") s.peer = false;
+    else { fmt::print(stderr, "bench_train_step: unknown argument '{}'\n", flag); return 2; }
+  }
+  if (s.threads > 0) torch::set_num_threads(s.threads);
+  if (s.views == "simclr") return dispatch<ss::views::SimCLRViews>(s);
+  if (s.views == "cropflip") return dispatch<ss::views::CropFlip>(s);
+  fmt::print(stderr, "bench_train_step: --views must be simclr or cropflip, got '{}'\n", s.views);
+  return 2;
 }
