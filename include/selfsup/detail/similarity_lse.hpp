@@ -13,6 +13,13 @@
 /// forward, two backward); this function spends two. With `block` rows per block it keeps no
 /// M × M matrix at all and recomputes each block's similarities in the backward pass: memory
 /// O(M · block), values and gradients unchanged, one more matrix product per block.
+///
+/// On the CPU, for float32 and float64, everything between the two products is two fused passes
+/// over the M × M matrix (similarity_cpu.hpp): exp, exclusion and row sums in one, the gradient
+/// weights E ∘ (aᵢ + aⱼ), written over E, in the other. Other devices and dtypes use tensor
+/// operations, without reading anything back to the host.
+
+#include <selfsup/detail/similarity_cpu.hpp>
 
 #include <torch/torch.h>
 
@@ -88,6 +95,118 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
     return e;
   }
 
+  static cpu::RowShift row_shift_of(Shift mode) {
+    switch (mode) {
+      case Shift::none: return cpu::RowShift::none;
+      case Shift::constant: return cpu::RowShift::constant;
+      default: return cpu::RowShift::row_max;
+    }
+  }
+
+  // exp(S·inv_t − shift) of rows [start, start + len) with the fused CPU pass; fills lse and row
+  // sums (either may be null) and, for Shift::row_max, the row shifts.
+  template <class T>
+  static torch::Tensor cpu_block_exp(const torch::Tensor& z, int64_t start, int64_t len, Shift mode,
+                                     double inv_t, bool exclude_partner, const cpu::GroupLists& lists,
+                                     T* lse, double* row_sum, T* row_shift) {
+    auto e = z.narrow(0, start, len).mm(z.t());                        // (len, M), contiguous
+    cpu::exp_rows<T>(e.data_ptr<T>(), start, len, z.size(0), inv_t, row_shift_of(mode), inv_t,
+                     row_shift, exclude_partner, lists, lse, row_sum);
+    return e;
+  }
+
+  template <class T>
+  static torch::Tensor forward_cpu_typed(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
+                                         double inv_t, int64_t rows, Shift mode, bool exclude_partner,
+                                         const torch::Tensor& groups) {
+    const int64_t m = z.size(0);
+    const cpu::GroupLists lists(groups);
+    auto lse = torch::empty({m, 1}, z.options());
+    if (rows == m) {
+      auto row_sum = torch::empty({m}, z.options().dtype(torch::kFloat64));
+      auto shift = torch::empty({mode == Shift::row_max ? m : 0}, z.options());
+      auto e = cpu_block_exp<T>(z, 0, m, mode, inv_t, exclude_partner, lists, lse.data_ptr<T>(),
+                                row_sum.data_ptr<double>(), shift.data_ptr<T>());
+      // Kept outside save_for_backward: the backward pass overwrites it with the gradient weights
+      // and then lets it go (a second backward pass recomputes it).
+      ctx->saved_data["exp"] = e;
+      ctx->saved_data["row_sum"] = row_sum;
+    } else {
+      auto shift = torch::empty({mode == Shift::row_max ? rows : 0}, z.options());
+      for (int64_t start = 0; start < m; start += rows) {
+        const int64_t len = std::min(rows, m - start);
+        cpu_block_exp<T>(z, start, len, mode, inv_t, exclude_partner, lists, lse.data_ptr<T>() + start,
+                         nullptr, shift.data_ptr<T>());
+      }
+    }
+    ctx->save_for_backward({z, groups, lse, torch::empty({0}, z.options())});
+    return lse.sum();
+  }
+
+  static torch::Tensor forward_cpu(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
+                                   double inv_t, int64_t rows, Shift mode, bool exclude_partner,
+                                   const torch::Tensor& groups) {
+    if (z.scalar_type() == torch::kFloat64) {
+      return forward_cpu_typed<double>(ctx, z, inv_t, rows, mode, exclude_partner, groups);
+    }
+    return forward_cpu_typed<float>(ctx, z, inv_t, rows, mode, exclude_partner, groups);
+  }
+
+  template <class T>
+  static torch::Tensor backward_cpu_typed(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
+                                          const torch::Tensor& groups, const torch::Tensor& lse,
+                                          const torch::Tensor& grad_output, double inv_t, int64_t rows,
+                                          Shift mode, bool exclude_partner) {
+    const int64_t m = z.size(0);
+    if (rows == m) {
+      auto e = ctx->saved_data["exp"].toTensor();
+      auto row_sum = ctx->saved_data["row_sum"].toTensor();
+      if (e.numel() == 0) {
+        // A second backward pass through a retained graph: recompute.
+        const cpu::GroupLists lists(groups);
+        row_sum = torch::empty({m}, z.options().dtype(torch::kFloat64));
+        auto shift = torch::empty({mode == Shift::row_max ? m : 0}, z.options());
+        e = cpu_block_exp<T>(z, 0, m, mode, inv_t, exclude_partner, lists, nullptr,
+                             row_sum.data_ptr<double>(), shift.data_ptr<T>());
+      }
+      ctx->saved_data["exp"] = torch::empty({0}, z.options());
+      // d/dz (g · Σᵢ lseᵢ) = g·inv_t · (P + Pᵀ)·z with P = E / rowsum; a = g·inv_t / rowsum.
+      const double scale = grad_output.item<double>() * inv_t;
+      auto a = (scale / row_sum).to(z.scalar_type());
+      T* ep = e.data_ptr<T>();
+      if (mode != Shift::row_max) {
+        cpu::symmetric_weights<T>(ep, m, a.data_ptr<T>());           // E symmetric
+        return e.mm(z);
+      }
+      auto p = e.mul_(a.unsqueeze(1));
+      return p.add(p.t()).mm(z);
+    }
+    const cpu::GroupLists lists(groups);
+    auto grad = torch::zeros_like(z);
+    for (int64_t start = 0; start < m; start += rows) {
+      const int64_t len = std::min(rows, m - start);
+      // Shifting each row by its log-sum-exp gives the softmax itself.
+      auto p = z.narrow(0, start, len).mm(z.t());
+      cpu::exp_rows<T>(p.data_ptr<T>(), start, len, m, inv_t, cpu::RowShift::given, 0.0,
+                       lse.data_ptr<T>() + start, exclude_partner, lists, nullptr, nullptr);
+      grad.narrow(0, start, len).add_(p.mm(z));
+      grad.add_(p.t().mm(z.narrow(0, start, len)));
+    }
+    return grad.mul_(grad_output * inv_t);
+  }
+
+  static torch::Tensor backward_cpu(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
+                                    const torch::Tensor& groups, const torch::Tensor& lse,
+                                    const torch::Tensor& grad_output, double inv_t, int64_t rows,
+                                    Shift mode, bool exclude_partner) {
+    if (z.scalar_type() == torch::kFloat64) {
+      return backward_cpu_typed<double>(ctx, z, groups, lse, grad_output, inv_t, rows, mode,
+                                        exclude_partner);
+    }
+    return backward_cpu_typed<float>(ctx, z, groups, lse, grad_output, inv_t, rows, mode,
+                                     exclude_partner);
+  }
+
   /// z (M, D) normalised, M even; returns Σᵢ lseᵢ as a 0-dim tensor. block <= 0: one block.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
                                double inv_t, int64_t block, bool exclude_partner,
@@ -99,6 +218,7 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
     ctx->saved_data["rows"] = rows;
     ctx->saved_data["exclude_partner"] = exclude_partner;
     ctx->saved_data["mode"] = static_cast<int64_t>(mode);
+    if (cpu::supported(z)) return forward_cpu(ctx, z.contiguous(), inv_t, rows, mode, exclude_partner, groups);
     auto zs = z * inv_t;
     auto lse = torch::empty({m, 1}, z.options());
     torch::Tensor saved_exp;
@@ -128,6 +248,10 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
     const bool exclude_partner = ctx->saved_data["exclude_partner"].toBool();
     const auto mode = static_cast<Shift>(ctx->saved_data["mode"].toInt());
     const int64_t m = z.size(0);
+    if (cpu::supported(z)) {
+      return {backward_cpu(ctx, z, groups, lse, grad_output[0], inv_t, rows, mode, exclude_partner),
+              torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    }
     // d/dz Σᵢ lseᵢ = (P + Pᵀ)·z / τ with P the row-wise softmax of the kept similarities.
     torch::Tensor grad;
     if (rows == m) {
