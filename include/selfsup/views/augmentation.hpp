@@ -298,8 +298,8 @@ class Augmentation {
   }
 
   /// The views for drawn `params` rendered one view at a time on the CPU
-  /// (detail::render_cpu_views), for CPU images that source.cpu_renderable() accepts: about
-  /// three times as fast as apply_batched for CIFAR batches, with the same views within
+  /// (detail::render_cpu_views), for CPU images that source.cpu_renderable() accepts: three to
+  /// four times as fast as apply_batched for CIFAR batches, with the same views within
   /// functional's tolerances. A blur, when on, runs batched between the colour stages and
   /// solarize, in slices of `cpu_slice` views.
   torch::Tensor apply_cpu(const detail::SourceImages& source, const torch::Tensor& sources,

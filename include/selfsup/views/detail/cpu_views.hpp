@@ -65,22 +65,22 @@ inline T luma(T r, T g, T b) {
 
 // Source index pairs and weights of PyTorch's bilinear resize (align_corners=False) of `extent`
 // pixels starting at `offset` to `out` pixels, as functional::detail::bilinear_taps computes them.
-template <class T>
-inline void taps(int64_t offset, int64_t extent, int64_t out, int64_t* i0, int64_t* i1, T* w1) {
+template <class I, class T>
+inline void taps(int64_t offset, int64_t extent, int64_t out, I* i0, I* i1, T* w1) {
   const double scale = static_cast<double>(extent) / static_cast<double>(out);
   const double last = static_cast<double>(extent) - 1.0;
   for (int64_t d = 0; d < out; ++d) {
     const double src = std::max(scale * (static_cast<double>(d) + 0.5) - 0.5, 0.0);
     const double lo = std::min(std::floor(src), last);
     const double hi = std::min(lo + 1.0, last);
-    i0[d] = static_cast<int64_t>(lo) + offset;
-    i1[d] = static_cast<int64_t>(hi) + offset;
+    i0[d] = static_cast<I>(static_cast<int64_t>(lo) + offset);
+    i1[d] = static_cast<I>(static_cast<int64_t>(hi) + offset);
     w1[d] = static_cast<T>(std::min(std::max(src - lo, 0.0), 1.0));
   }
 }
 
-template <class T>
-inline void mirror(int64_t out, int64_t* i0, int64_t* i1, T* w1) {
+template <class I, class T>
+inline void mirror(int64_t out, I* i0, I* i1, T* w1) {
   std::reverse(i0, i0 + out);
   std::reverse(i1, i1 + out);
   std::reverse(w1, w1 + out);
@@ -181,7 +181,8 @@ template <class S, class T>
 struct Renderer {
   const CpuViewStages& stages;
   int64_t channels;
-  std::vector<int64_t> r0, r1, c0, c1;
+  std::vector<int64_t> r0, r1;
+  std::vector<int32_t> c0, c1;  // within the crop's row (32-bit indices gather faster)
   std::vector<T> wy, wx, row;
 
   Renderer(const CpuViewStages& s, int64_t c, int64_t max_width)
@@ -192,7 +193,7 @@ struct Renderer {
     const int64_t oh = stages.height, ow = stages.width;
     taps(box[0], box[2], oh, r0.data(), r1.data(), wy.data());
     // Columns relative to the box's left edge, which is where the row buffer starts.
-    taps(int64_t{0}, box[3], ow, c0.data(), c1.data(), wx.data());
+    taps(0, box[3], ow, c0.data(), c1.data(), wx.data());
     if (flip) mirror(ow, c0.data(), c1.data(), wx.data());
     const int64_t left = box[1], width = box[3];
     for (int64_t c = 0; c < channels; ++c) {
@@ -205,13 +206,17 @@ struct Renderer {
         const S* bottom = image + r1[y] * w + left;
         const T f = wy[y];
         T* __restrict buf = row.data();
-        for (int64_t j = 0; j < width; ++j) {
-          const T a = static_cast<T>(top[j]);
-          buf[j] = (static_cast<T>(bottom[j]) - a) * f + a;
-        }
         if constexpr (std::is_same_v<S, uint8_t>) {
           const T k = static_cast<T>(1.0 / 255.0);
-          for (int64_t j = 0; j < width; ++j) buf[j] *= k;
+          for (int64_t j = 0; j < width; ++j) {
+            const T a = static_cast<T>(top[j]);
+            buf[j] = ((static_cast<T>(bottom[j]) - a) * f + a) * k;
+          }
+        } else {
+          for (int64_t j = 0; j < width; ++j) {
+            const T a = static_cast<T>(top[j]);
+            buf[j] = (static_cast<T>(bottom[j]) - a) * f + a;
+          }
         }
         T* __restrict line = o + y * ow;
         for (int64_t x = 0; x < ow; ++x) {
