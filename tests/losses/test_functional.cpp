@@ -1,5 +1,6 @@
 #include "../support.hpp"
 
+#include <selfsup/detail/similarity_cpu.hpp>
 #include <selfsup/detail/torch_compat.hpp>
 #include <selfsup/losses/functional.hpp>
 
@@ -239,6 +240,141 @@ BOOST_AUTO_TEST_CASE(runs_on_every_device) {
     auto loss = fn::nt_xent(z0, z1, {.temperature = reference("nt_xent.1.temperature").item<double>()});
     BOOST_TEST(loss.device() == device);
     BOOST_TEST(max_abs_diff(loss, reference("nt_xent.1.loss").squeeze()) < 1e-10);
+  }
+}
+
+namespace {
+
+// Sends the contrastive losses through the tensor operations that other devices use, for the
+// lifetime of the object.
+struct TensorPath {
+  TensorPath() { selfsup::detail::cpu::fused_loops_enabled() = false; }
+  ~TensorPath() { selfsup::detail::cpu::fused_loops_enabled() = true; }
+};
+
+// Value and gradients of `loss` on (z0, z1) of the given dtype.
+template <class F>
+std::vector<torch::Tensor> value_and_grads(const torch::Tensor& a, const torch::Tensor& b,
+                                           torch::ScalarType dtype, F&& loss) {
+  auto z0 = a.to(dtype).clone().requires_grad_(true), z1 = b.to(dtype).clone().requires_grad_(true);
+  auto value = loss(z0, z1);
+  value.backward();
+  return {value.detach(), z0.grad(), z1.grad()};
+}
+
+// The fused CPU passes and the tensor path give the same values and gradients.
+template <class F>
+void check_paths_agree(const torch::Tensor& a, const torch::Tensor& b, torch::ScalarType dtype,
+                       F&& loss) {
+  const auto fused = value_and_grads(a, b, dtype, loss);
+  std::vector<torch::Tensor> tensor;
+  {
+    TensorPath path;
+    tensor = value_and_grads(a, b, dtype, loss);
+  }
+  const double tolerance = dtype == torch::kFloat64 ? 1e-12 : 2e-5;
+  for (size_t k = 0; k < fused.size(); ++k) {
+    BOOST_TEST_CONTEXT("output " << k) {
+      const double scale = std::max(1.0, tensor[k].abs().max().item<double>());
+      BOOST_TEST(max_abs_diff(fused[k], tensor[k]) < tolerance * scale);
+    }
+  }
+}
+
+}  // namespace
+
+// Every variant built on the shared denominator, in float32 and float64, with and without
+// blocks, shifted three ways (large, small and very small temperatures).
+BOOST_AUTO_TEST_CASE(fused_cpu_passes_match_the_tensor_path) {
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 11);
+  auto a = torch::randn({37, 19}, gen, torch::kFloat64), b = torch::randn({37, 19}, gen, torch::kFloat64);
+  auto groups = torch::randint(0, 9, {37}, gen, torch::kLong);
+  for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
+    for (double t : {0.5, 0.05, 0.004, 0.001}) {
+      BOOST_TEST_CONTEXT("dtype " << dtype << ", temperature " << t) {
+        check_paths_agree(a, b, dtype, [&](auto& x, auto& y) { return fn::nt_xent(x, y, {.temperature = t}); });
+        check_paths_agree(a, b, dtype, [&](auto& x, auto& y) { return fn::dcl(x, y, {.temperature = t}); });
+        check_paths_agree(a, b, dtype, [&](auto& x, auto& y) { return fn::dclw(x, y, {.temperature = t}); });
+        for (int64_t block : {0, 5}) {
+          check_paths_agree(a, b, dtype, [&](auto& x, auto& y) {
+            return fn::nt_xent_grouped(x, y, groups, {.temperature = t}, block);
+          });
+        }
+        for (int64_t block : {1, 16}) {
+          check_paths_agree(a, b, dtype, [&](auto& x, auto& y) { return fn::nt_xent_blocked(x, y, {.temperature = t}, block); });
+          check_paths_agree(a, b, dtype, [&](auto& x, auto& y) { return fn::dcl_blocked(x, y, {.temperature = t}, block); });
+        }
+      }
+    }
+  }
+}
+
+// With more threads the rows of the fused passes are shared among them; results do not change.
+BOOST_AUTO_TEST_CASE(fused_cpu_passes_with_several_threads) {
+  const int threads = torch::get_num_threads();
+  torch::set_num_threads(4);
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 12);
+  auto a = torch::randn({300, 24}, gen, torch::kFloat64), b = torch::randn({300, 24}, gen, torch::kFloat64);
+  for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
+    check_paths_agree(a, b, dtype, [](auto& x, auto& y) { return fn::nt_xent(x, y, {.temperature = 0.2}); });
+    check_paths_agree(a, b, dtype, [](auto& x, auto& y) { return fn::nt_xent_blocked(x, y, {.temperature = 0.2}, 64); });
+  }
+  torch::set_num_threads(threads);
+}
+
+// The backward pass overwrites the saved exponentials; a second one through a retained graph
+// recomputes them and gives the same gradient.
+BOOST_AUTO_TEST_CASE(fused_backward_twice_through_a_retained_graph) {
+  for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
+    for (double t : {0.5, 0.004}) {
+      auto z0 = reference("nt_xent.0.z0").to(dtype).requires_grad_(true);
+      auto z1 = reference("nt_xent.0.z1").to(dtype).requires_grad_(true);
+      auto loss = fn::dcl(z0, z1, {.temperature = t});
+      loss.backward({}, /*retain_graph=*/true);
+      auto first = z0.grad().clone();
+      z0.mutable_grad().zero_();
+      loss.backward();
+      BOOST_TEST(max_abs_diff(z0.grad(), first) == 0.0);
+    }
+  }
+}
+
+// The vector exponentials against the standard library's, on rows of every length up to 40
+// (vector bodies and tails), with excluded (−inf) entries giving at most e^−87.
+BOOST_AUTO_TEST_CASE(vector_exponentials_match_the_standard_library) {
+  namespace cpu = selfsup::detail::cpu;
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 13);
+  for (auto isa : {cpu::Isa::scalar, cpu::Isa::avx2, cpu::Isa::avx512}) {
+    if (!cpu::isa_available(isa)) continue;
+    BOOST_TEST_CONTEXT("isa " << static_cast<int>(isa)) {
+      for (int64_t len = 1; len <= 40; ++len) {
+        auto x = torch::rand({len}, gen, torch::kFloat32) * 160.0 - 85.0;  // [−85, 75)
+        if (len > 3) x[2] = -std::numeric_limits<float>::infinity();
+        auto y = x.clone();
+        const double sum = cpu::exp_affine<float>(y.data_ptr<float>(), len, 1.0, 0.0, isa);
+        auto expected = x.to(torch::kFloat64).exp();
+        auto relative = ((y.to(torch::kFloat64) - expected).abs() / expected.clamp_min(1e-30));
+        if (len > 3) relative[2] = y[2].item<double>() <= 2e-38 ? 0.0 : 1.0;
+        BOOST_TEST(relative.max().item<double>() < 3e-7);
+        BOOST_TEST(std::abs(sum - expected.sum().item<double>()) < 1e-6 * expected.sum().item<double>());
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(non_finite_inputs_are_rejected_on_every_path) {
+  using selfsup::test::throws_with;
+  for (auto dtype : {torch::kFloat32, torch::kFloat64, torch::kBFloat16}) {
+    auto a = torch::randn({4, 3}).to(dtype), b = torch::randn({4, 3}).to(dtype);
+    auto inf = a.clone();
+    inf[3][0] = std::numeric_limits<double>::infinity();
+    BOOST_TEST(throws_with([&] { fn::nt_xent(inf, b); }, "nt_xent: z0 contains NaN or infinite"));
+    auto nan = b.t().contiguous();
+    nan[2][1] = -std::numeric_limits<double>::quiet_NaN();
+    BOOST_TEST(throws_with([&] { fn::dcl(a, nan.t()); }, "dcl: z1 contains NaN or infinite"));
+    if (dtype != torch::kBFloat16) {
+      BOOST_TEST(!throws_with([&] { fn::dcl(a, b.t().contiguous().t()); }, "contains NaN"));
+    }
   }
 }
 

@@ -34,21 +34,31 @@
 
 namespace selfsup::detail::cpu {
 
+/// Below this many LibTorch threads the fused passes run on the calling thread. Right after a
+/// matrix product the BLAS library's own threads keep the other cores busy for a while, and on
+/// two cores handing rows to a second thread then cost more than it saved (both measured with
+/// benchmarks/losses.cpp).
+inline constexpr int64_t min_threads = 3;
+
 /// Runs f(first, last) over [begin, end) in pieces of at least `grain` indices, on up to
-/// at::get_num_threads() threads. LibTorch's own at::parallel_for only runs in parallel in code
-/// compiled with OpenMP when LibTorch uses OpenMP; otherwise the pieces go to LibTorch's
-/// inter-op thread pool, and the calling thread takes pieces too, so it never waits on a piece
-/// that no thread has started.
+/// at::get_num_threads() threads (on the calling thread alone below min_threads). LibTorch's own
+/// at::parallel_for only runs in parallel in code compiled with OpenMP when LibTorch uses OpenMP;
+/// otherwise the pieces go to LibTorch's inter-op thread pool, and the calling thread takes pieces
+/// too, so it never waits on a piece that no thread has started.
 template <class F>
 void parallel_rows(int64_t begin, int64_t end, int64_t grain, const F& f) {
   if (end <= begin) return;
+  const int64_t threads = at::get_num_threads();
 #ifdef _OPENMP
+  if (threads < min_threads) {
+    f(begin, end);
+    return;
+  }
   at::parallel_for(begin, end, grain, f);
 #else
   const int64_t total = end - begin;
-  const int64_t threads = at::get_num_threads();
   const int64_t max_pieces = (total + std::max<int64_t>(grain, 1) - 1) / std::max<int64_t>(grain, 1);
-  if (threads <= 1 || max_pieces <= 1 || at::in_parallel_region()) {
+  if (threads < min_threads || max_pieces <= 1 || at::in_parallel_region()) {
     f(begin, end);
     return;
   }
@@ -283,11 +293,12 @@ enum class RowShift { none, constant, given, row_max };
 /// normalised rows) become exp(S·inv_t − shiftᵢ), excluded entries 0; row_lse[r] receives
 /// log Σⱼ of that row + shiftᵢ, and row_sum[r] (if not null) the sum itself. `shift` is the
 /// constant for RowShift::constant, `row_shift` the per-row shifts for RowShift::given and
-/// their output for RowShift::row_max.
+/// their output for RowShift::row_max; positive[r] (if not null) receives row i's similarity to
+/// its partner, S[i, partner(i)].
 template <class T>
 void exp_rows(T* e, int64_t start, int64_t len, int64_t m, double inv_t, RowShift mode, double shift,
               T* row_shift, bool exclude_partner, const GroupLists& groups, T* row_lse,
-              double* row_sum, Isa isa = best_isa()) {
+              double* row_sum, T* positive = nullptr, Isa isa = best_isa()) {
   const int64_t n = m / 2;
   const T minus_inf = -std::numeric_limits<T>::infinity();
   // Rows of a few thousand entries: a few hundred rows make a piece worth a thread.
@@ -296,6 +307,7 @@ void exp_rows(T* e, int64_t start, int64_t len, int64_t m, double inv_t, RowShif
     for (int64_t r = first; r < last; ++r) {
       T* row = e + r * m;
       const int64_t i = start + r, partner = (i + n) % m;
+      if (positive != nullptr) positive[r] = row[partner];
       if (!groups.empty()) {
         for (int64_t k = groups.first[i]; k < groups.last[i]; ++k) {
           const int64_t j = groups.members[k];
@@ -354,9 +366,16 @@ void symmetric_weights(T* e, int64_t m, const T* a) {
   });
 }
 
-/// Whether the fused loops apply: a CPU tensor of float32 or float64.
+/// Whether the fused loops may be used on this thread (on by default). Turning them off sends
+/// CPU tensors through the tensor operations that other devices use, which the tests compare.
+inline bool& fused_loops_enabled() {
+  thread_local bool enabled = true;
+  return enabled;
+}
+
+/// Whether the fused loops apply: a CPU tensor of float32 or float64, while enabled.
 inline bool supported(const torch::Tensor& z) {
-  return z.device().is_cpu() &&
+  return fused_loops_enabled() && z.device().is_cpu() &&
          (z.scalar_type() == torch::kFloat32 || z.scalar_type() == torch::kFloat64);
 }
 

@@ -1,12 +1,13 @@
 #pragma once
 /// \file
-/// Internal: the contrastive denominator shared by NT-Xent, DCL and their masked variants, with
-/// a hand-written backward.
+/// Internal: the sum over anchors shared by NT-Xent, DCL and their masked and weighted variants,
+/// with a hand-written backward.
 ///
 /// For L2-normalised rows z (M = 2N, D), rows i and partner(i) = (i + N) mod M being the two views
-/// of pair i, it returns Σᵢ log Σ_{j ∈ A(i)} exp(zᵢ·zⱼ / τ), where A(i) excludes i itself, and
-/// optionally the partner (DCL) and the rows of i's semantic group other than the partner
-/// (false-negative elimination).
+/// of pair i, it returns Σᵢ [log Σ_{j ∈ A(i)} exp(zᵢ·zⱼ / τ) − wᵢ · zᵢ·z_partner(i) / τ], where A(i)
+/// excludes i itself, and optionally the partner (DCL) and the rows of i's semantic group other
+/// than the partner (false-negative elimination), and wᵢ is the weight of i's pair (1 unless
+/// given; constant for autograd).
 ///
 /// Exact methods need two matrix products of this size: the similarities Z·Zᵀ and the gradient
 /// (P + Pᵀ)·Z, with P the row-wise softmax. Autograd through `z.mm(z.t())` would spend three (one
@@ -16,7 +17,8 @@
 ///
 /// On the CPU, for float32 and float64, everything between the two products is two fused passes
 /// over the M × M matrix (similarity_cpu.hpp): exp, exclusion and row sums in one, the gradient
-/// weights E ∘ (aᵢ + aⱼ), written over E, in the other. Other devices and dtypes use tensor
+/// weights E ∘ (aᵢ + aⱼ), written over E, in the other; the positive term costs one entry per row
+/// in each. Other devices and dtypes use tensor
 /// operations, without reading anything back to the host.
 
 #include <selfsup/detail/similarity_cpu.hpp>
@@ -103,30 +105,47 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
     }
   }
 
-  // exp(S·inv_t − shift) of rows [start, start + len) with the fused CPU pass; fills lse and row
-  // sums (either may be null) and, for Shift::row_max, the row shifts.
+  // exp(S·inv_t − shift) of rows [start, start + len) with the fused CPU pass; fills lse, row
+  // sums and the rows' partner similarities (each may be null) and, for Shift::row_max, the row
+  // shifts.
   template <class T>
   static torch::Tensor cpu_block_exp(const torch::Tensor& z, int64_t start, int64_t len, Shift mode,
                                      double inv_t, bool exclude_partner, const cpu::GroupLists& lists,
-                                     T* lse, double* row_sum, T* row_shift) {
+                                     T* lse, double* row_sum, T* row_shift, T* positive) {
     auto e = z.narrow(0, start, len).mm(z.t());                        // (len, M), contiguous
     cpu::exp_rows<T>(e.data_ptr<T>(), start, len, z.size(0), inv_t, row_shift_of(mode), inv_t,
-                     row_shift, exclude_partner, lists, lse, row_sum);
+                     row_shift, exclude_partner, lists, lse, row_sum, positive);
     return e;
+  }
+
+  // Each row's positive weight wᵢ as float64 (M), or an empty tensor for all ones.
+  static torch::Tensor row_weights(const torch::Tensor& weight) {
+    if (weight.numel() == 0) return weight;
+    auto w = weight.to(torch::kFloat64);
+    return torch::cat({w, w}).contiguous();
+  }
+
+  // The positive term's gradient, −2·scale·wᵢ·z_partner(i), added to grad (tensor operations).
+  static void add_positive_grad(torch::Tensor& grad, const torch::Tensor& z, const torch::Tensor& weight,
+                                const torch::Tensor& scale) {
+    auto partner_rows = z.roll(z.size(0) / 2, 0);                      // row i: z_partner(i)
+    if (weight.numel() > 0) partner_rows = partner_rows * torch::cat({weight, weight}).unsqueeze(1);
+    grad.sub_(partner_rows * (2.0 * scale));
   }
 
   template <class T>
   static torch::Tensor forward_cpu_typed(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
                                          double inv_t, int64_t rows, Shift mode, bool exclude_partner,
-                                         const torch::Tensor& groups) {
+                                         const torch::Tensor& groups, const torch::Tensor& weight) {
     const int64_t m = z.size(0);
     const cpu::GroupLists lists(groups);
     auto lse = torch::empty({m, 1}, z.options());
+    auto positive = torch::empty({m}, z.options());
     if (rows == m) {
       auto row_sum = torch::empty({m}, z.options().dtype(torch::kFloat64));
       auto shift = torch::empty({mode == Shift::row_max ? m : 0}, z.options());
       auto e = cpu_block_exp<T>(z, 0, m, mode, inv_t, exclude_partner, lists, lse.data_ptr<T>(),
-                                row_sum.data_ptr<double>(), shift.data_ptr<T>());
+                                row_sum.data_ptr<double>(), shift.data_ptr<T>(), positive.data_ptr<T>());
       // Kept outside save_for_backward: the backward pass overwrites it with the gradient weights
       // and then lets it go (a second backward pass recomputes it).
       ctx->saved_data["exp"] = e;
@@ -136,28 +155,36 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
       for (int64_t start = 0; start < m; start += rows) {
         const int64_t len = std::min(rows, m - start);
         cpu_block_exp<T>(z, start, len, mode, inv_t, exclude_partner, lists, lse.data_ptr<T>() + start,
-                         nullptr, shift.data_ptr<T>());
+                         nullptr, shift.data_ptr<T>(), positive.data_ptr<T>() + start);
       }
     }
-    ctx->save_for_backward({z, groups, lse, torch::empty({0}, z.options())});
-    return lse.sum();
+    ctx->save_for_backward({z, groups, lse, torch::empty({0}, z.options()), weight});
+    const auto w = row_weights(weight);
+    const T* l = lse.data_ptr<T>();
+    const T* pos = positive.data_ptr<T>();
+    const double* wp = w.numel() > 0 ? w.data_ptr<double>() : nullptr;
+    double total = 0.0;
+    for (int64_t i = 0; i < m; ++i) {
+      total += static_cast<double>(l[i]) - (wp ? wp[i] : 1.0) * static_cast<double>(pos[i]) * inv_t;
+    }
+    return torch::full({}, total, z.options());
   }
 
   static torch::Tensor forward_cpu(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
                                    double inv_t, int64_t rows, Shift mode, bool exclude_partner,
-                                   const torch::Tensor& groups) {
+                                   const torch::Tensor& groups, const torch::Tensor& weight) {
     if (z.scalar_type() == torch::kFloat64) {
-      return forward_cpu_typed<double>(ctx, z, inv_t, rows, mode, exclude_partner, groups);
+      return forward_cpu_typed<double>(ctx, z, inv_t, rows, mode, exclude_partner, groups, weight);
     }
-    return forward_cpu_typed<float>(ctx, z, inv_t, rows, mode, exclude_partner, groups);
+    return forward_cpu_typed<float>(ctx, z, inv_t, rows, mode, exclude_partner, groups, weight);
   }
 
   template <class T>
   static torch::Tensor backward_cpu_typed(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
                                           const torch::Tensor& groups, const torch::Tensor& lse,
-                                          const torch::Tensor& grad_output, double inv_t, int64_t rows,
-                                          Shift mode, bool exclude_partner) {
-    const int64_t m = z.size(0);
+                                          const torch::Tensor& weight, const torch::Tensor& grad_output,
+                                          double inv_t, int64_t rows, Shift mode, bool exclude_partner) {
+    const int64_t m = z.size(0), n = m / 2;
     if (rows == m) {
       auto e = ctx->saved_data["exp"].toTensor();
       auto row_sum = ctx->saved_data["row_sum"].toTensor();
@@ -167,19 +194,26 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
         row_sum = torch::empty({m}, z.options().dtype(torch::kFloat64));
         auto shift = torch::empty({mode == Shift::row_max ? m : 0}, z.options());
         e = cpu_block_exp<T>(z, 0, m, mode, inv_t, exclude_partner, lists, nullptr,
-                             row_sum.data_ptr<double>(), shift.data_ptr<T>());
+                             row_sum.data_ptr<double>(), shift.data_ptr<T>(), nullptr);
       }
       ctx->saved_data["exp"] = torch::empty({0}, z.options());
-      // d/dz (g · Σᵢ lseᵢ) = g·inv_t · (P + Pᵀ)·z with P = E / rowsum; a = g·inv_t / rowsum.
+      // With g the incoming gradient and c = g·inv_t, the gradient is c · G·z, G = P + Pᵀ − 2·W,
+      // P = E / rowsum the softmax, W the positive weights at (i, partner(i)). G is built over E.
       const double scale = grad_output.item<double>() * inv_t;
-      auto a = (scale / row_sum).to(z.scalar_type());
-      T* ep = e.data_ptr<T>();
+      auto a = (scale / row_sum).to(z.scalar_type());                  // c / rowsumᵢ
       if (mode != Shift::row_max) {
-        cpu::symmetric_weights<T>(ep, m, a.data_ptr<T>());           // E symmetric
-        return e.mm(z);
+        cpu::symmetric_weights<T>(e.data_ptr<T>(), m, a.data_ptr<T>()); // E symmetric
+      } else {
+        e.mul_(a.unsqueeze(1));
+        e = e.add(e.t());
       }
-      auto p = e.mul_(a.unsqueeze(1));
-      return p.add(p.t()).mm(z);
+      const auto w = row_weights(weight);
+      const double* wp = w.numel() > 0 ? w.data_ptr<double>() : nullptr;
+      T* g = e.data_ptr<T>();
+      for (int64_t i = 0; i < m; ++i) {
+        g[i * m + (i + n) % m] -= static_cast<T>(2.0 * scale * (wp ? wp[i] : 1.0));
+      }
+      return e.mm(z);
     }
     const cpu::GroupLists lists(groups);
     auto grad = torch::zeros_like(z);
@@ -188,29 +222,33 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
       // Shifting each row by its log-sum-exp gives the softmax itself.
       auto p = z.narrow(0, start, len).mm(z.t());
       cpu::exp_rows<T>(p.data_ptr<T>(), start, len, m, inv_t, cpu::RowShift::given, 0.0,
-                       lse.data_ptr<T>() + start, exclude_partner, lists, nullptr, nullptr);
+                       lse.data_ptr<T>() + start, exclude_partner, lists, nullptr, nullptr, nullptr);
       grad.narrow(0, start, len).add_(p.mm(z));
       grad.add_(p.t().mm(z.narrow(0, start, len)));
     }
-    return grad.mul_(grad_output * inv_t);
+    const auto scale = grad_output * inv_t;
+    grad.mul_(scale);
+    add_positive_grad(grad, z, weight, scale);
+    return grad;
   }
 
   static torch::Tensor backward_cpu(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
                                     const torch::Tensor& groups, const torch::Tensor& lse,
-                                    const torch::Tensor& grad_output, double inv_t, int64_t rows,
-                                    Shift mode, bool exclude_partner) {
+                                    const torch::Tensor& weight, const torch::Tensor& grad_output,
+                                    double inv_t, int64_t rows, Shift mode, bool exclude_partner) {
     if (z.scalar_type() == torch::kFloat64) {
-      return backward_cpu_typed<double>(ctx, z, groups, lse, grad_output, inv_t, rows, mode,
+      return backward_cpu_typed<double>(ctx, z, groups, lse, weight, grad_output, inv_t, rows, mode,
                                         exclude_partner);
     }
-    return backward_cpu_typed<float>(ctx, z, groups, lse, grad_output, inv_t, rows, mode,
+    return backward_cpu_typed<float>(ctx, z, groups, lse, weight, grad_output, inv_t, rows, mode,
                                      exclude_partner);
   }
 
-  /// z (M, D) normalised, M even; returns Σᵢ lseᵢ as a 0-dim tensor. block <= 0: one block.
+  /// z (M, D) normalised, M even; weight (N) or empty; returns the sum of the file comment as a
+  /// 0-dim tensor. block <= 0: one block.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
                                double inv_t, int64_t block, bool exclude_partner,
-                               const torch::Tensor& groups) {
+                               const torch::Tensor& groups, const torch::Tensor& weight) {
     const int64_t m = z.size(0);
     const int64_t rows = block <= 0 ? m : std::min(block, m);
     const Shift mode = choose_shift(inv_t, m, z.scalar_type());
@@ -218,7 +256,11 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
     ctx->saved_data["rows"] = rows;
     ctx->saved_data["exclude_partner"] = exclude_partner;
     ctx->saved_data["mode"] = static_cast<int64_t>(mode);
-    if (cpu::supported(z)) return forward_cpu(ctx, z.contiguous(), inv_t, rows, mode, exclude_partner, groups);
+    const bool fused = cpu::supported(z);
+    ctx->saved_data["fused"] = fused;
+    if (fused) {
+      return forward_cpu(ctx, z.contiguous(), inv_t, rows, mode, exclude_partner, groups, weight);
+    }
     auto zs = z * inv_t;
     auto lse = torch::empty({m, 1}, z.options());
     torch::Tensor saved_exp;
@@ -227,14 +269,22 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
       torch::Tensor shift;
       auto e = block_exp(z, zs, start, len, mode, inv_t, exclude_partner, groups, &shift);
       auto out = lse.narrow(0, start, len);
-      torch::log_out(out, e.sum(1, true));
+      auto sums = e.sum(1, true);
+      torch::log_out(out, sums);
       if (mode == Shift::constant) out.add_(inv_t);
       if (mode == Shift::row_max) out.add_(shift);
-      if (rows == m) saved_exp = e;
+      if (rows == m) {
+        // Row shifts differ: keep the softmax P itself rather than exp(S − shift).
+        if (mode == Shift::row_max) e.div_(sums);
+        saved_exp = e;
+      }
     }
     // One block: keep exp(S − shift) for the backward pass. Several: keep only the row sums.
-    ctx->save_for_backward({z, groups, lse, rows == m ? saved_exp : torch::empty({0}, z.options())});
-    return lse.sum();
+    ctx->save_for_backward(
+        {z, groups, lse, rows == m ? saved_exp : torch::empty({0}, z.options()), weight});
+    auto positive = (z.narrow(0, 0, m / 2) * z.narrow(0, m / 2, m / 2)).sum(1);  // (N)
+    if (weight.numel() > 0) positive = positive * weight;
+    return lse.sum() - (2.0 * inv_t) * positive.sum();
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -243,25 +293,26 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
     const auto& z = saved[0];
     const auto& groups = saved[1];
     const auto& lse = saved[2];                                         // (M, 1)
+    const auto& weight = saved[4];
     const double inv_t = ctx->saved_data["inv_t"].toDouble();
     const int64_t rows = ctx->saved_data["rows"].toInt();
     const bool exclude_partner = ctx->saved_data["exclude_partner"].toBool();
     const auto mode = static_cast<Shift>(ctx->saved_data["mode"].toInt());
     const int64_t m = z.size(0);
-    if (cpu::supported(z)) {
-      return {backward_cpu(ctx, z, groups, lse, grad_output[0], inv_t, rows, mode, exclude_partner),
-              torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    if (ctx->saved_data["fused"].toBool()) {
+      return {backward_cpu(ctx, z, groups, lse, weight, grad_output[0], inv_t, rows, mode,
+                           exclude_partner),
+              torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
     }
     // d/dz Σᵢ lseᵢ = (P + Pᵀ)·z / τ with P the row-wise softmax of the kept similarities.
     torch::Tensor grad;
     if (rows == m) {
       const auto& e = saved[3];
-      const double shift = mode == Shift::constant ? inv_t : 0.0;
-      auto inv_sum = torch::exp(shift - lse);                          // 1 / Σⱼ exp(S − shift)
       if (mode == Shift::row_max) {
-        auto p = e * inv_sum;
-        grad = (p + p.t()).mm(z);
+        grad = (e + e.t()).mm(z);                                       // e is P
       } else {
+        const double shift = mode == Shift::constant ? inv_t : 0.0;
+        auto inv_sum = torch::exp(shift - lse);                        // 1 / Σⱼ exp(S − shift)
         // exp(S − shift) is symmetric: P + Pᵀ = E ∘ (1/rᵢ + 1/rⱼ). Scaling rows and then adding
         // the column-scaled copy in place avoids a slow two-way broadcast.
         auto q = e * inv_sum;                                           // (M, M)
@@ -280,17 +331,22 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
         grad.add_(p.t().mm(z.narrow(0, start, len)));
       }
     }
-    return {grad.mul_(grad_output[0] * inv_t), torch::Tensor(), torch::Tensor(), torch::Tensor(),
-            torch::Tensor()};
+    const auto scale = grad_output[0] * inv_t;
+    grad.mul_(scale);
+    add_positive_grad(grad, z, weight, scale);
+    return {grad, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
-/// Σᵢ log Σ_{j ∈ A(i)} exp(zᵢ·zⱼ·inv_t) for normalised z (2N, D); see the file comment.
-inline torch::Tensor similarity_lse_sum(const torch::Tensor& z, double inv_t, int64_t block,
-                                        bool exclude_partner, const torch::Tensor& groups = {}) {
-  // Custom autograd functions take defined tensors only: no groups is an empty tensor.
+/// Σᵢ [log Σ_{j ∈ A(i)} exp(zᵢ·zⱼ·inv_t) − wᵢ·zᵢ·z_partner(i)·inv_t] for normalised z (2N, D);
+/// see the file comment. `groups` (2N) and `positive_weight` (N, no gradient) are optional.
+inline torch::Tensor contrastive_sum(const torch::Tensor& z, double inv_t, int64_t block,
+                                     bool exclude_partner, const torch::Tensor& groups = {},
+                                     const torch::Tensor& positive_weight = {}) {
+  // Custom autograd functions take defined tensors only: absent inputs are empty tensors.
   auto ids = groups.defined() ? groups : torch::empty({0}, z.options().dtype(torch::kLong));
-  return SimilarityLSE::apply(z, inv_t, block, exclude_partner, ids);
+  auto weight = positive_weight.defined() ? positive_weight.detach() : torch::empty({0}, z.options());
+  return SimilarityLSE::apply(z, inv_t, block, exclude_partner, ids, weight);
 }
 
 }  // namespace selfsup::detail

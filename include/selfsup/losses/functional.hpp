@@ -54,23 +54,14 @@ inline torch::Tensor stacked_views(const torch::Tensor& z0, const torch::Tensor&
   return l2_normalize(torch::cat({z0, z1}, 0));                        // (2N, D)
 }
 
-// zᵢ·z_{i+N} / τ for the N pairs.
-inline torch::Tensor positive_logits(const torch::Tensor& z, double temperature) {
-  const auto n = z.size(0) / 2;
-  return (z.narrow(0, 0, n) * z.narrow(0, n, n)).sum(1) / temperature;  // (N)
-}
-
 // Σ over the 2N anchors of [log Σ_{A(i)} exp(s/τ) − w·s⁺/τ], divided by 2N: NT-Xent (A(i): all but
 // i), DCL (all but i and its partner), and their grouped and weighted variants.
 inline torch::Tensor contrastive_mean(const torch::Tensor& z, double temperature, int64_t block,
                                       bool exclude_partner, const torch::Tensor& groups = {},
                                       const torch::Tensor& positive_weight = {}) {
-  auto positive = positive_logits(z, temperature);                      // (N)
-  if (positive_weight.defined()) positive = positive * positive_weight;
-  auto lse = selfsup::detail::similarity_lse_sum(z, 1.0 / temperature, block, exclude_partner,
-                                                 groups);
-  // Each pair's positive logit enters two anchors' losses: i's and its partner's.
-  return (lse - 2.0 * positive.sum()) / static_cast<double>(z.size(0));
+  return selfsup::detail::contrastive_sum(z, 1.0 / temperature, block, exclude_partner, groups,
+                                          positive_weight) /
+         static_cast<double>(z.size(0));
 }
 
 // The debiased (Chuang et al.) and hard-negative (Robinson et al.) estimators over the 2N anchors
