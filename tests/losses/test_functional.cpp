@@ -309,6 +309,18 @@ BOOST_AUTO_TEST_CASE(fused_cpu_passes_match_the_tensor_path) {
   }
 }
 
+// The fused path normalises inside the loss; a zero row (norm below eps) behaves as
+// torch::nn::functional::normalize makes it behave.
+BOOST_AUTO_TEST_CASE(fused_normalisation_handles_zero_rows) {
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 14);
+  auto a = torch::randn({9, 5}, gen, torch::kFloat64), b = torch::randn({9, 5}, gen, torch::kFloat64);
+  a[3].zero_();
+  for (auto dtype : {torch::kFloat64, torch::kFloat32}) {
+    check_paths_agree(a, b, dtype, [](auto& x, auto& y) { return fn::nt_xent(x, y); });
+    check_paths_agree(a, b, dtype, [](auto& x, auto& y) { return fn::dcl_blocked(x, y, {}, 4); });
+  }
+}
+
 // With more threads the rows of the fused passes are shared among them; results do not change.
 BOOST_AUTO_TEST_CASE(fused_cpu_passes_with_several_threads) {
   const int threads = torch::get_num_threads();

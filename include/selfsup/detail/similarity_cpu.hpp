@@ -366,6 +366,42 @@ void symmetric_weights(T* e, int64_t m, const T* a) {
   });
 }
 
+/// out = z / max(‖z‖, eps) row by row (z, out: (M, D) contiguous), the norms ‖z‖ into norms (M):
+/// torch::nn::functional::normalize, in one pass.
+template <class T>
+void normalize_rows(const T* z, T* out, T* norms, int64_t m, int64_t d, double eps) {
+  for (int64_t i = 0; i < m; ++i) {
+    const T* row = z + i * d;
+    double squares = 0.0;
+    for (int64_t k = 0; k < d; ++k) squares += static_cast<double>(row[k]) * static_cast<double>(row[k]);
+    const double norm = std::sqrt(squares);
+    norms[i] = static_cast<T>(norm);
+    const double inv = 1.0 / std::max(norm, eps);
+    for (int64_t k = 0; k < d; ++k) out[i * d + k] = static_cast<T>(static_cast<double>(row[k]) * inv);
+  }
+}
+
+/// The gradient through normalize_rows, in place: g ← (g − y·(y·g)) / ‖z‖ for rows with
+/// ‖z‖ > eps, g / eps for the others (y the normalised rows).
+template <class T>
+void normalize_rows_backward(const T* y, const T* norms, T* g, int64_t m, int64_t d, double eps) {
+  for (int64_t i = 0; i < m; ++i) {
+    T* grad = g + i * d;
+    const T* yi = y + i * d;
+    const double norm = static_cast<double>(norms[i]);
+    if (norm > eps) {
+      double dot = 0.0;
+      for (int64_t k = 0; k < d; ++k) dot += static_cast<double>(yi[k]) * static_cast<double>(grad[k]);
+      const double inv = 1.0 / norm;
+      for (int64_t k = 0; k < d; ++k) {
+        grad[k] = static_cast<T>((static_cast<double>(grad[k]) - static_cast<double>(yi[k]) * dot) * inv);
+      }
+    } else {
+      for (int64_t k = 0; k < d; ++k) grad[k] = static_cast<T>(static_cast<double>(grad[k]) / eps);
+    }
+  }
+}
+
 /// Whether the fused loops may be used on this thread (on by default). Turning them off sends
 /// CPU tensors through the tensor operations that other devices use, which the tests compare.
 inline bool& fused_loops_enabled() {

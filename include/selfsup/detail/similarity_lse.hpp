@@ -18,8 +18,8 @@
 /// On the CPU, for float32 and float64, everything between the two products is two fused passes
 /// over the M × M matrix (similarity_cpu.hpp): exp, exclusion and row sums in one, the gradient
 /// weights E ∘ (aᵢ + aⱼ), written over E, in the other; the positive term costs one entry per row
-/// in each. Other devices and dtypes use tensor
-/// operations, without reading anything back to the host.
+/// in each, and the two views can be stacked and L2-normalised inside the function too. Other
+/// devices and dtypes use tensor operations, without reading anything back to the host.
 
 #include <selfsup/detail/similarity_cpu.hpp>
 
@@ -47,6 +47,9 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
   // underflow while e^{−2/τ} is representable; otherwise each row's largest similarity. The
   // first two keep exp(S − shift) symmetric, which the backward pass exploits.
   enum class Shift : int64_t { none, constant, row_max };
+
+  // torch::nn::functional::normalize's default eps.
+  static constexpr double normalize_eps = 1e-12;
 
   static Shift choose_shift(double inv_t, int64_t m, torch::ScalarType dtype) {
     const double limit = exp_limit(dtype);
@@ -244,12 +247,32 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
                                      exclude_partner);
   }
 
-  /// z (M, D) normalised, M even; weight (N) or empty; returns the sum of the file comment as a
-  /// 0-dim tensor. block <= 0: one block.
+  // [a; b] (M, D) with every row L2-normalised, as torch::nn::functional::normalize does; the
+  // rows' norms go to `norms` (M).
+  template <class T>
+  static torch::Tensor stack_normalized(const torch::Tensor& a, const torch::Tensor& b,
+                                        torch::Tensor& norms) {
+    const int64_t n = a.size(0), d = a.size(1);
+    auto out = torch::empty({2 * n, d}, a.options());
+    norms = torch::empty({2 * n}, a.options());
+    const auto ac = a.contiguous(), bc = b.contiguous();
+    cpu::normalize_rows<T>(ac.data_ptr<T>(), out.data_ptr<T>(), norms.data_ptr<T>(), n, d,
+                           normalize_eps);
+    cpu::normalize_rows<T>(bc.data_ptr<T>(), out.data_ptr<T>() + n * d, norms.data_ptr<T>() + n,
+                           n, d, normalize_eps);
+    return out;
+  }
+
+  /// z (M, D) normalised, M even, and z1 empty; or, on the fused CPU path only, the raw views z
+  /// (N, D) and z1 (N, D), stacked and L2-normalised here (as torch::nn::functional::normalize
+  /// does) with the gradient taken through that too. weight (N) or empty. Returns the sum of the
+  /// file comment as a 0-dim tensor. block <= 0: one block.
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
-                               double inv_t, int64_t block, bool exclude_partner,
-                               const torch::Tensor& groups, const torch::Tensor& weight) {
-    const int64_t m = z.size(0);
+                               const torch::Tensor& z1, double inv_t, int64_t block,
+                               bool exclude_partner, const torch::Tensor& groups,
+                               const torch::Tensor& weight) {
+    const bool views = z1.numel() > 0;
+    const int64_t m = views ? 2 * z.size(0) : z.size(0);
     const int64_t rows = block <= 0 ? m : std::min(block, m);
     const Shift mode = choose_shift(inv_t, m, z.scalar_type());
     ctx->saved_data["inv_t"] = inv_t;
@@ -258,9 +281,20 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
     ctx->saved_data["mode"] = static_cast<int64_t>(mode);
     const bool fused = cpu::supported(z);
     ctx->saved_data["fused"] = fused;
+    ctx->saved_data["views"] = views;
     if (fused) {
-      return forward_cpu(ctx, z.contiguous(), inv_t, rows, mode, exclude_partner, groups, weight);
+      torch::Tensor zc;
+      if (views) {
+        torch::Tensor norms;
+        zc = z.scalar_type() == torch::kFloat64 ? stack_normalized<double>(z, z1, norms)
+                                                : stack_normalized<float>(z, z1, norms);
+        ctx->saved_data["norms"] = norms;
+      } else {
+        zc = z.contiguous();
+      }
+      return forward_cpu(ctx, zc, inv_t, rows, mode, exclude_partner, groups, weight);
     }
+    TORCH_INTERNAL_ASSERT(!views, "SimilarityLSE: raw views need the fused CPU path");
     auto zs = z * inv_t;
     auto lse = torch::empty({m, 1}, z.options());
     torch::Tensor saved_exp;
@@ -300,9 +334,22 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
     const auto mode = static_cast<Shift>(ctx->saved_data["mode"].toInt());
     const int64_t m = z.size(0);
     if (ctx->saved_data["fused"].toBool()) {
-      return {backward_cpu(ctx, z, groups, lse, weight, grad_output[0], inv_t, rows, mode,
-                           exclude_partner),
-              torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+      auto grad = backward_cpu(ctx, z, groups, lse, weight, grad_output[0], inv_t, rows, mode,
+                               exclude_partner);                        // w.r.t. the normalised z
+      if (!ctx->saved_data["views"].toBool()) {
+        return {grad, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+                torch::Tensor(), torch::Tensor()};
+      }
+      const auto norms = ctx->saved_data["norms"].toTensor();
+      if (z.scalar_type() == torch::kFloat64) {
+        cpu::normalize_rows_backward<double>(z.data_ptr<double>(), norms.data_ptr<double>(),
+                                             grad.data_ptr<double>(), m, z.size(1), normalize_eps);
+      } else {
+        cpu::normalize_rows_backward<float>(z.data_ptr<float>(), norms.data_ptr<float>(),
+                                            grad.data_ptr<float>(), m, z.size(1), normalize_eps);
+      }
+      return {grad.narrow(0, 0, m / 2), grad.narrow(0, m / 2, m / 2), torch::Tensor(),
+              torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
     }
     // d/dz Σᵢ lseᵢ = (P + Pᵀ)·z / τ with P the row-wise softmax of the kept similarities.
     torch::Tensor grad;
@@ -334,7 +381,8 @@ struct SimilarityLSE : public torch::autograd::Function<SimilarityLSE> {
     const auto scale = grad_output[0] * inv_t;
     grad.mul_(scale);
     add_positive_grad(grad, z, weight, scale);
-    return {grad, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    return {grad, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -346,7 +394,24 @@ inline torch::Tensor contrastive_sum(const torch::Tensor& z, double inv_t, int64
   // Custom autograd functions take defined tensors only: absent inputs are empty tensors.
   auto ids = groups.defined() ? groups : torch::empty({0}, z.options().dtype(torch::kLong));
   auto weight = positive_weight.defined() ? positive_weight.detach() : torch::empty({0}, z.options());
-  return SimilarityLSE::apply(z, inv_t, block, exclude_partner, ids, weight);
+  return SimilarityLSE::apply(z, torch::empty({0}, z.options()), inv_t, block, exclude_partner, ids,
+                              weight);
+}
+
+/// contrastive_sum of [z0; z1] L2-normalised (as torch::nn::functional::normalize does), from the
+/// raw views (N, D). On the fused CPU path the stacking and normalisation happen inside the
+/// function, without further autograd nodes.
+inline torch::Tensor contrastive_sum_of_views(const torch::Tensor& z0, const torch::Tensor& z1,
+                                              double inv_t, int64_t block, bool exclude_partner,
+                                              const torch::Tensor& groups = {}) {
+  if (!cpu::supported(z0)) {
+    namespace F = torch::nn::functional;
+    return contrastive_sum(F::normalize(torch::cat({z0, z1}, 0), F::NormalizeFuncOptions().dim(-1)),
+                           inv_t, block, exclude_partner, groups);
+  }
+  auto ids = groups.defined() ? groups : torch::empty({0}, z0.options().dtype(torch::kLong));
+  return SimilarityLSE::apply(z0, z1, inv_t, block, exclude_partner, ids,
+                              torch::empty({0}, z0.options()));
 }
 
 }  // namespace selfsup::detail

@@ -64,6 +64,17 @@ inline torch::Tensor contrastive_mean(const torch::Tensor& z, double temperature
          static_cast<double>(z.size(0));
 }
 
+// contrastive_mean of the normalised [z0; z1], the stacking and normalisation folded into the
+// loss's own backward pass where the fused CPU passes apply.
+inline torch::Tensor contrastive_mean_of_views(const torch::Tensor& z0, const torch::Tensor& z1,
+                                               double temperature, int64_t block,
+                                               bool exclude_partner,
+                                               const torch::Tensor& groups = {}) {
+  return selfsup::detail::contrastive_sum_of_views(z0, z1, 1.0 / temperature, block,
+                                                   exclude_partner, groups) /
+         static_cast<double>(2 * z0.size(0));
+}
+
 // The debiased (Chuang et al.) and hard-negative (Robinson et al.) estimators over the 2N anchors
 // of [z0; z1]; beta = 0 is the debiased one. Computed with each row shifted by its largest logit,
 // so that small temperatures do not overflow.
@@ -114,7 +125,7 @@ inline torch::Tensor nt_xent(const torch::Tensor& z0, const torch::Tensor& z1,
   constexpr std::string_view fn = "selfsup::functional::nt_xent";
   detail::check_two_views(fn, z0, z1);
   selfsup::detail::check_positive(fn, "temperature", options.temperature);
-  return detail::contrastive_mean(detail::stacked_views(z0, z1), options.temperature, 0, false);
+  return detail::contrastive_mean_of_views(z0, z1, options.temperature, 0, false);
 }
 
 struct InfoNCEOptions {
@@ -169,7 +180,7 @@ inline torch::Tensor dcl(const torch::Tensor& z0, const torch::Tensor& z1,
   constexpr std::string_view fn = "selfsup::functional::dcl";
   detail::check_two_views(fn, z0, z1);
   selfsup::detail::check_positive(fn, "temperature", options.temperature);
-  return detail::contrastive_mean(detail::stacked_views(z0, z1), options.temperature, 0, true);
+  return detail::contrastive_mean_of_views(z0, z1, options.temperature, 0, true);
 }
 
 struct DCLWOptions {
@@ -368,8 +379,8 @@ inline torch::Tensor nt_xent_grouped(const torch::Tensor& z0, const torch::Tenso
               ": groups must be int64 of length N = ", z0.size(0), ", got ", groups.scalar_type(),
               " of shape ", groups.sizes());
   selfsup::detail::check_same_device(fn, "z0", z0, "groups", groups);
-  return detail::contrastive_mean(detail::stacked_views(z0, z1), options.temperature, block,
-                                  false, torch::cat({groups, groups}));
+  return detail::contrastive_mean_of_views(z0, z1, options.temperature, block, false,
+                                           torch::cat({groups, groups}));
 }
 
 /// nt_xent computed `block` rows at a time: memory O(N · block) instead of O(N²), the same
@@ -380,7 +391,7 @@ inline torch::Tensor nt_xent_blocked(const torch::Tensor& z0, const torch::Tenso
   detail::check_two_views(fn, z0, z1);
   selfsup::detail::check_positive(fn, "temperature", options.temperature);
   TORCH_CHECK(block >= 1, fn, ": block must be >= 1, got ", block);
-  return detail::contrastive_mean(detail::stacked_views(z0, z1), options.temperature, block, false);
+  return detail::contrastive_mean_of_views(z0, z1, options.temperature, block, false);
 }
 
 /// dcl computed `block` rows at a time (see nt_xent_blocked).
@@ -390,7 +401,7 @@ inline torch::Tensor dcl_blocked(const torch::Tensor& z0, const torch::Tensor& z
   detail::check_two_views(fn, z0, z1);
   selfsup::detail::check_positive(fn, "temperature", options.temperature);
   TORCH_CHECK(block >= 1, fn, ": block must be >= 1, got ", block);
-  return detail::contrastive_mean(detail::stacked_views(z0, z1), options.temperature, block, true);
+  return detail::contrastive_mean_of_views(z0, z1, options.temperature, block, true);
 }
 
 }  // namespace selfsup::functional
