@@ -11,6 +11,8 @@
 // python3-torch, same thread count), and prints the ratios. With --memory it runs one forward +
 // backward of the blocked loss alone at a large N and prints the process's peak resident memory
 // (on the CPU), to show memory growing as O(N · block) rather than O(N²).
+#include "peer.hpp"
+
 #include <selfsup/selfsup.hpp>
 
 #include <fmt/core.h>
@@ -129,18 +131,10 @@ int main(int argc, char** argv) {
   fmt::print("  selfsup nt_xent_blocked ({:>5} rows) {:8.2f} ms   {:.2f}x\n", block, blocked, blocked / mm);
   fmt::print("  C++ autograd, textbook formulation  {:8.2f} ms   {:.2f}x\n", textbook, textbook / mm);
   if (peer) {
-    const std::string command = fmt::format("/usr/bin/python3 {}/losses_peer.py --n {} --d {} --threads {} --reps {}",
-                                            SELFSUP_BENCHMARK_DIR, n, d, threads, reps);
-    double python_ms = -1;
-    if (FILE* pipe = popen(command.c_str(), "r")) {
-      if (std::fscanf(pipe, "%lf", &python_ms) != 1) python_ms = -1;
-      pclose(pipe);
-    }
-    if (python_ms > 0) {
+    if (auto peer = bench::run_peer("losses_peer.py", fmt::format("--n {} --d {} --threads {} --reps {}", n, d, threads, reps))) {
+      const double python_ms = peer->value;
       fmt::print("  PyTorch (python3-torch), same loss  {:8.2f} ms   {:.2f}x; selfsup is {:.2f}x faster\n",
                  python_ms, python_ms / mm, python_ms / ours);
-    } else {
-      fmt::print("  PyTorch peer: could not run '{}'\n", command);
     }
   }
   const double full_mb = 4.0 * (2 * n) * (2 * n) / (1 << 20);

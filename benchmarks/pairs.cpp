@@ -10,6 +10,8 @@
 // the 10th/90th percentiles in microseconds, per device. On the CPU, the peer
 // (benchmarks/pairs_peer.py, Debian's python3) draws the same partners the usual way, from a
 // Python dict of partner lists, and the ratio is printed (--no-peer skips it).
+#include "peer.hpp"
+
 #include <selfsup/data/pair_table.hpp>
 #include <selfsup/pairs/mixed.hpp>
 #include <selfsup/pairs/augmented.hpp>
@@ -23,8 +25,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,25 +54,6 @@ Timing time_us(int reps, const torch::Device& device, F&& fn) {
   }
   std::sort(t.begin(), t.end());
   return {t[t.size() / 10], t[t.size() / 2], t[t.size() * 9 / 10]};
-}
-
-// Runs the Python peer; its median in microseconds, or a negative number when it cannot run.
-double run_peer(int64_t n_pairs, int64_t images, int64_t batch) {
-  const auto command = fmt::format("/usr/bin/python3 '{}/pairs_peer.py' --pairs {} --images {} --batch {} 2>&1",
-                                   SELFSUP_BENCHMARK_DIR, n_pairs, images, batch);
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return -1;
-  std::string output;
-  char buffer[512];
-  while (fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
-  try {
-    const double median = std::stod(output);
-    fmt::print("  peer: {}", output.substr(output.find('\n') + 1));
-    return median;
-  } catch (const std::exception&) {
-    fmt::print("  peer failed: {}\n", output);
-    return -1;
-  }
 }
 
 /// Returns the median of pairs::Semantic::sample in microseconds.
@@ -155,8 +136,10 @@ int main(int argc, char** argv) {
   if (which == "cpu" || which == "all") {
     const double ours = run(torch::kCPU, n_pairs, images, batch, reps);
     if (peer) {
-      const double theirs = run_peer(n_pairs, images, batch);
-      if (theirs > 0) fmt::print("  ratio python / pairs::Semantic (CPU): {:.1f}x\n", theirs / ours);
+      if (auto theirs = bench::run_peer("pairs_peer.py", fmt::format("--pairs {} --images {} --batch {}", n_pairs, images, batch))) {
+        fmt::print("  peer: {}\n", theirs->description);
+        fmt::print("  ratio python / pairs::Semantic (CPU): {:.1f}x\n", theirs->value / ours);
+      }
     }
   }
   if (which == "cuda" || which == "all") {

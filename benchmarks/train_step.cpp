@@ -11,13 +11,13 @@
 // ImageNet recipe above), or crop-and-flip only. On the CPU with the SmallCNN and SimCLR's views,
 // the peer (benchmarks/train_step_peer.py) runs the same step the usual way in PyTorch, with
 // torchvision's transforms per image in a DataLoader, and the ratio is printed.
+#include "peer.hpp"
+
 #include <selfsup/selfsup.hpp>
 
 #include <fmt/core.h>
 
 #include <chrono>
-#include <cstdio>
-#include <memory>
 #include <string>
 #include <stdexcept>
 #include <string_view>
@@ -31,26 +31,6 @@ struct Settings {
   int threads = 0;
   bool bf16 = false, channels_last = false, peer = true;
 };
-
-// Runs the Python peer; its median milliseconds per step, or a negative number.
-double run_peer(const Settings& s) {
-  const auto command = fmt::format(
-      "/usr/bin/python3 '{}/train_step_peer.py' --batch {} --width {} --size {} --steps {} --threads {} 2>&1",
-      SELFSUP_BENCHMARK_DIR, s.batch, s.width, s.size, s.steps, torch::get_num_threads());
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return -1;
-  std::string output;
-  char buffer[512];
-  while (fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
-  try {
-    const double median = std::stod(output);
-    fmt::print("  peer: {}", output.substr(output.find('\n') + 1));
-    return median;
-  } catch (const std::exception&) {
-    fmt::print("  peer failed: {}\n", output);
-    return -1;
-  }
-}
 
 template <class Views>
 Views make_views(int64_t size) {
@@ -115,8 +95,12 @@ int run(Encoder encoder, const Settings& s, const std::string& model) {
   row("outside the encoder (step - encoder)", step_ms - encoder_ms);
   fmt::print("  {:.0f} training images per second\n", 1000.0 * batch / step_ms);
   if (s.peer && device.is_cpu() && s.model == "smallcnn" && s.views == "simclr") {
-    const double peer = run_peer(s);
-    if (peer > 0) fmt::print("  ratio PyTorch step / selfsup step: {:.1f}x\n", peer / step_ms);
+    const auto args = fmt::format("--batch {} --width {} --size {} --steps {} --threads {}", s.batch, s.width, s.size,
+                                  s.steps, torch::get_num_threads());
+    if (auto peer = bench::run_peer("train_step_peer.py", args)) {
+      fmt::print("  peer: {}\n", peer->description);
+      fmt::print("  ratio PyTorch step / selfsup step: {:.1f}x\n", peer->value / step_ms);
+    }
   }
   return 0;
 }

@@ -7,15 +7,14 @@
 //
 // The peer runs only for the CPU and the CIFAR recipe; it needs Debian's python3-torchvision.
 
+#include "peer.hpp"
+
 #include <selfsup/selfsup.hpp>
 
 #include <fmt/core.h>
 #include <torch/torch.h>
 
 #include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <memory>
 #include <stdexcept>
 #include <string>
 
@@ -55,25 +54,6 @@ void synchronize(const torch::Device& device) {
   if (device.is_cuda()) torch::cuda::synchronize();
 }
 
-// Runs the peer script and returns its views/s, or a negative number when it cannot run.
-double run_peer(const Args& a) {
-  const auto script = std::filesystem::path(__FILE__).parent_path() / "views_peer.py";
-  const auto command = fmt::format("/usr/bin/python3 '{}' --batch {} --size {} 2>&1",
-                                   script.string(), a.batch, a.side);
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(command.c_str(), "r"), pclose);
-  if (!pipe) return -1;
-  std::string output;
-  char buffer[512];
-  while (fgets(buffer, sizeof buffer, pipe.get())) output += buffer;
-  const auto at = output.find("views_per_s=");
-  if (at == std::string::npos) {
-    fmt::print("peer failed: {}\n", output);
-    return -1;
-  }
-  fmt::print("{}", output);
-  return std::stod(output.substr(at + 12));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -103,8 +83,10 @@ int main(int argc, char** argv) {
              1e3 * seconds / a.iterations, rate);
 
   if (a.peer && device.is_cpu() && !imagenet && a.threads == 1) {
-    const double peer = run_peer(a);
-    if (peer > 0) fmt::print("ratio selfsup / torchvision per image: {:.1f}x\n", rate / peer);
+    if (auto peer = bench::run_peer("views_peer.py", fmt::format("--batch {} --size {}", a.batch, a.side))) {
+      fmt::print("torchvision per image: views_per_s={:.1f} ({})\n", peer->value, peer->description);
+      fmt::print("ratio selfsup / torchvision per image: {:.1f}x\n", rate / peer->value);
+    }
   }
   return 0;
 }

@@ -7,7 +7,7 @@ CPU thread. Run with Debian's python3 (python3-torch, python3-torchvision):
 
     /usr/bin/python3 benchmarks/views_peer.py [--batch 256] [--batches 8] [--size 32]
 
-Prints one line: `torchvision_per_image views_per_s=<float> ...`.
+Prints the views per second alone on the first line, then a line that describes the run.
 """
 import argparse
 import time
@@ -46,9 +46,9 @@ def main():
         views = torch.stack([transform(img) for img in images])
     seconds = time.perf_counter() - start
     assert views.shape == (args.batch, 3, args.size, args.size)
-    print(f"torchvision_per_image views_per_s={args.batch * args.batches / seconds:.1f} "
-          f"batch={args.batch} batches={args.batches} threads={torch.get_num_threads()} "
-          f"torchvision={__import__('torchvision').__version__}")
+    print(f"{args.batch * args.batches / seconds:.1f}")
+    print(f"torchvision {__import__('torchvision').__version__} per image: views/s over {args.batches} batches "
+          f"of {args.batch}, {torch.get_num_threads()} thread(s)")
 
 
 if __name__ == "__main__":
