@@ -185,10 +185,14 @@ const Method& find_method(const std::string& name) {
   throw std::invalid_argument(fmt::format("train: --method must be one of {}, got '{}'", join(names), name));
 }
 
-/// The backbone by name; `auto` is small_cnn on the embedded dataset, resnet18 elsewhere.
-std::function<ss::models::AnyBackbone()> make_backbone(const Config& c, int64_t image_size) {
-  std::string name = c.backbone;
-  if (name == "auto") name = c.data.spec == "synthetic" ? "small_cnn" : "resnet18";
+/// The backbone's name: `auto` is small_cnn on the embedded dataset, resnet18 elsewhere.
+std::string backbone_name(const Config& c) {
+  if (c.backbone != "auto") return c.backbone;
+  return c.data.spec == "synthetic" ? "small_cnn" : "resnet18";
+}
+
+/// The backbone named `name`.
+std::function<ss::models::AnyBackbone()> make_backbone(const Config& c, const std::string& name, int64_t image_size) {
   if (name == "small_cnn") {
     const ss::models::SmallCNNOptions o{.width = c.width};
     return [o] { return ss::models::AnyBackbone(ss::models::SmallCNN(o)); };
@@ -238,10 +242,11 @@ int run(int argc, char** argv) {
   }
 
   // The encoder: backbone, the method's heads (paper or small), momentum target if it has one.
-  const auto backbone = make_backbone(c, image_size);
+  const std::string backbone_kind = backbone_name(c);
+  const auto backbone = make_backbone(c, backbone_kind, image_size);
   const int64_t features = backbone()->out_dim();
   std::string heads = c.heads;
-  if (heads == "auto") heads = c.backbone == "small_cnn" || (c.backbone == "auto" && c.data.spec == "synthetic") ? "small" : "paper";
+  if (heads == "auto") heads = backbone_kind == "small_cnn" ? "small" : "paper";
   if (heads != "paper" && heads != "small") {
     throw std::invalid_argument(fmt::format("train: --heads must be paper, small or auto, got '{}'", c.heads));
   }
@@ -272,7 +277,7 @@ int run(int argc, char** argv) {
     fmt::print("{} ({}) with {} positives on {} ({} training images, {}x{}), {} backbone, {} heads, {} lr {:.4g}, "
                "batch {}, {} epochs, seed {}, device {}\n",
                method.title, method.citation, c.positives, data.name, data.train.size(), image_size, image_size,
-               c.backbone == "auto" ? (c.data.spec == "synthetic" ? "small_cnn" : "resnet18") : c.backbone, heads,
+               backbone_kind, heads,
                optimizer_name(kind), lr, c.batch_size, c.epochs, c.data.seed, c.device);
   }
 
