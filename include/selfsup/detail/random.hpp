@@ -88,4 +88,22 @@ void load_nested(torch::serialize::InputArchive& archive, const std::string& key
   part.load(sub);
 }
 
+/// The state a seeded random policy (a view transform) shares: its options, with a `seed`
+/// member, and the generators seeded from it, saved and restored with checkpoints.
+template <class Options>
+class Seeded {
+ public:
+  const Options& options() const { return options_; }
+
+  /// The generators' state, for checkpoints (Trainer::save_checkpoint).
+  void save(torch::serialize::OutputArchive& archive) const { generators_.save(archive); }
+  void load(torch::serialize::InputArchive& archive) { generators_.load(archive); }
+
+ protected:
+  explicit Seeded(const Options& options) : options_(options), generators_(options.seed) {}
+
+  Options options_;
+  DeviceGenerators generators_;
+};
+
 }  // namespace selfsup::detail

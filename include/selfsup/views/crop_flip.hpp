@@ -25,19 +25,17 @@ struct CropFlipOptions {
 
 /// RandomResizedCrop + horizontal flip. Satisfies ViewGenerator: uint8 or float (B, C, H, W) in,
 /// float32 (B, C, size, size) in [0, 1] out, on the input's device, without host round trips.
-class CropFlip {
+class CropFlip : public selfsup::detail::Seeded<CropFlipOptions> {
  public:
   CropFlip() : CropFlip(CropFlipOptions{}) {}
   explicit CropFlip(const CropFlipOptions& options)
-      : options_(options), generators_(options.seed) {
+      : Seeded(options) {
     TORCH_CHECK(options.size > 0, "selfsup::views::CropFlip: size must be positive, got ",
                 options.size);
     TORCH_CHECK(options.flip_probability >= 0 && options.flip_probability <= 1,
                 "selfsup::views::CropFlip: flip_probability must be in [0, 1], got ",
                 options.flip_probability);
   }
-
-  const CropFlipOptions& options() const { return options_; }
 
   torch::Tensor operator()(const torch::Tensor& images) {
     constexpr std::string_view fn = "selfsup::views::CropFlip";
@@ -55,14 +53,6 @@ class CropFlip {
     // The flip is folded into the crop (mirrored column taps): one resampling pass.
     return functional::resized_crop_unchecked(images, boxes, {options_.size, options_.size}, flip);
   }
-
-  /// The generators' state, for checkpoints (Trainer::save_checkpoint).
-  void save(torch::serialize::OutputArchive& archive) const { generators_.save(archive); }
-  void load(torch::serialize::InputArchive& archive) { generators_.load(archive); }
-
- private:
-  CropFlipOptions options_;
-  selfsup::detail::DeviceGenerators generators_;
 };
 
 /// No augmentation: uint8 images scaled to float32 [0, 1], floating images passed through.

@@ -80,11 +80,11 @@ struct ColorJitterParams {
                           ///< 2 saturation, 3 hue) in the order they are applied
 };
 
-class ColorJitter {
+class ColorJitter : public selfsup::detail::Seeded<ColorJitterOptions> {
  public:
   ColorJitter() : ColorJitter(ColorJitterOptions{}) {}
   explicit ColorJitter(const ColorJitterOptions& options)
-      : options_(options), generators_(options.seed) {
+      : Seeded(options) {
     constexpr std::string_view fn = "selfsup::views::ColorJitter";
     TORCH_CHECK(options.brightness >= 0 && options.contrast >= 0 && options.saturation >= 0, fn,
                 ": brightness, contrast and saturation must be non-negative, got ",
@@ -93,8 +93,6 @@ class ColorJitter {
                 options.hue);
     detail::check_probability(fn, "probability", options.probability);
   }
-
-  const ColorJitterOptions& options() const { return options_; }
 
   torch::Tensor operator()(const torch::Tensor& images) {
     auto x = detail::checked_unit_images("selfsup::views::ColorJitter", images);
@@ -200,14 +198,6 @@ class ColorJitter {
     }
     return x;
   }
-
-  /// The generators' state, for checkpoints (Trainer::save_checkpoint).
-  void save(torch::serialize::OutputArchive& archive) const { generators_.save(archive); }
-  void load(torch::serialize::InputArchive& archive) { generators_.load(archive); }
-
- private:
-  ColorJitterOptions options_;
-  selfsup::detail::DeviceGenerators generators_;
 };
 
 // ---- grayscale, blur, solarize, flip, normalise -------------------------------------------------
@@ -219,15 +209,13 @@ struct RandomGrayscaleOptions {
   std::uint64_t seed = 0;
 };
 
-class RandomGrayscale {
+class RandomGrayscale : public selfsup::detail::Seeded<RandomGrayscaleOptions> {
  public:
   RandomGrayscale() : RandomGrayscale(RandomGrayscaleOptions{}) {}
   explicit RandomGrayscale(const RandomGrayscaleOptions& options)
-      : options_(options), generators_(options.seed) {
+      : Seeded(options) {
     detail::check_probability("selfsup::views::RandomGrayscale", "probability", options.probability);
   }
-  const RandomGrayscaleOptions& options() const { return options_; }
-
   torch::Tensor operator()(const torch::Tensor& images) {
     auto x = detail::checked_unit_images("selfsup::views::RandomGrayscale", images);
     functional::detail::check_color_channels("selfsup::views::RandomGrayscale", x);
@@ -245,14 +233,6 @@ class RandomGrayscale {
     if (x.size(1) == 1 || options_.probability <= 0.0) return x;
     return torch::where(mask.view({-1, 1, 1, 1}), functional::detail::luma(x), x);
   }
-
-  /// The generators' state, for checkpoints (Trainer::save_checkpoint).
-  void save(torch::serialize::OutputArchive& archive) const { generators_.save(archive); }
-  void load(torch::serialize::InputArchive& archive) { generators_.load(archive); }
-
- private:
-  RandomGrayscaleOptions options_;
-  selfsup::detail::DeviceGenerators generators_;
 };
 
 /// torchvision's GaussianBlur (sigma uniform in `sigma` per sample, a fixed odd kernel size,
@@ -266,11 +246,11 @@ struct GaussianBlurOptions {
   std::uint64_t seed = 0;
 };
 
-class GaussianBlur {
+class GaussianBlur : public selfsup::detail::Seeded<GaussianBlurOptions> {
  public:
   GaussianBlur() : GaussianBlur(GaussianBlurOptions{}) {}
   explicit GaussianBlur(const GaussianBlurOptions& options)
-      : options_(options), generators_(options.seed) {
+      : Seeded(options) {
     constexpr std::string_view fn = "selfsup::views::GaussianBlur";
     TORCH_CHECK(options.kernel_size > 0 && options.kernel_size % 2 == 1, fn,
                 ": kernel_size must be odd and positive, got ", options.kernel_size);
@@ -279,8 +259,6 @@ class GaussianBlur {
                 options.sigma[1], "}");
     detail::check_probability(fn, "probability", options.probability);
   }
-  const GaussianBlurOptions& options() const { return options_; }
-
   torch::Tensor operator()(const torch::Tensor& images) {
     constexpr std::string_view fn = "selfsup::views::GaussianBlur";
     auto x = detail::checked_unit_images(fn, images);
@@ -305,14 +283,6 @@ class GaussianBlur {
     if (options_.probability >= 1.0) return blurred;
     return torch::where(params.select(1, 1).gt(0.5).view({-1, 1, 1, 1}), blurred, x);
   }
-
-  /// The generators' state, for checkpoints (Trainer::save_checkpoint).
-  void save(torch::serialize::OutputArchive& archive) const { generators_.save(archive); }
-  void load(torch::serialize::InputArchive& archive) { generators_.load(archive); }
-
- private:
-  GaussianBlurOptions options_;
-  selfsup::detail::DeviceGenerators generators_;
 };
 
 /// torchvision's RandomSolarize: with probability p, values >= threshold become 1 - value.
@@ -323,18 +293,16 @@ struct RandomSolarizeOptions {
   std::uint64_t seed = 0;
 };
 
-class RandomSolarize {
+class RandomSolarize : public selfsup::detail::Seeded<RandomSolarizeOptions> {
  public:
   RandomSolarize() : RandomSolarize(RandomSolarizeOptions{}) {}
   explicit RandomSolarize(const RandomSolarizeOptions& options)
-      : options_(options), generators_(options.seed) {
+      : Seeded(options) {
     constexpr std::string_view fn = "selfsup::views::RandomSolarize";
     TORCH_CHECK(options.threshold >= 0 && options.threshold <= 1, fn,
                 ": threshold must be in [0, 1], got ", options.threshold);
     detail::check_probability(fn, "probability", options.probability);
   }
-  const RandomSolarizeOptions& options() const { return options_; }
-
   torch::Tensor operator()(const torch::Tensor& images) {
     auto x = detail::checked_unit_images("selfsup::views::RandomSolarize", images);
     return apply(x, generators_.on(x.device()));
@@ -354,14 +322,6 @@ class RandomSolarize {
                                   torch::full_like(mask, 2.0, x.options()));         // (B)
     return torch::where(x.ge(threshold.view({-1, 1, 1, 1})), 1.0 - x, x);
   }
-
-  /// The generators' state, for checkpoints (Trainer::save_checkpoint).
-  void save(torch::serialize::OutputArchive& archive) const { generators_.save(archive); }
-  void load(torch::serialize::InputArchive& archive) { generators_.load(archive); }
-
- private:
-  RandomSolarizeOptions options_;
-  selfsup::detail::DeviceGenerators generators_;
 };
 
 /// torchvision's RandomHorizontalFlip.
@@ -370,16 +330,14 @@ struct RandomHorizontalFlipOptions {
   std::uint64_t seed = 0;
 };
 
-class RandomHorizontalFlip {
+class RandomHorizontalFlip : public selfsup::detail::Seeded<RandomHorizontalFlipOptions> {
  public:
   RandomHorizontalFlip() : RandomHorizontalFlip(RandomHorizontalFlipOptions{}) {}
   explicit RandomHorizontalFlip(const RandomHorizontalFlipOptions& options)
-      : options_(options), generators_(options.seed) {
+      : Seeded(options) {
     detail::check_probability("selfsup::views::RandomHorizontalFlip", "probability",
                               options.probability);
   }
-  const RandomHorizontalFlipOptions& options() const { return options_; }
-
   torch::Tensor operator()(const torch::Tensor& images) {
     auto x = detail::checked_unit_images("selfsup::views::RandomHorizontalFlip", images);
     return apply(x, generators_.on(x.device()));
@@ -389,14 +347,6 @@ class RandomHorizontalFlip {
     auto mask = detail::coin(x.size(0), options_.probability, gen, x.device());
     return torch::where(mask.view({-1, 1, 1, 1}), x.flip({3}), x);
   }
-
-  /// The generators' state, for checkpoints (Trainer::save_checkpoint).
-  void save(torch::serialize::OutputArchive& archive) const { generators_.save(archive); }
-  void load(torch::serialize::InputArchive& archive) { generators_.load(archive); }
-
- private:
-  RandomHorizontalFlipOptions options_;
-  selfsup::detail::DeviceGenerators generators_;
 };
 
 /// torchvision's Normalize: (x - mean[c]) / std[c]. Empty mean and std turn it off.
