@@ -167,7 +167,8 @@ inline ss::views::BYOLViews byol_views(const Setup& s) {
 struct Monitor {
   const Setup& setup;
 
-  void on_log(const ss::StepLog& log) {
+  template <class T>
+  void on_log(T&, const ss::StepLog& log) {
     if (setup.on_log) setup.on_log(log);
   }
   template <class T>

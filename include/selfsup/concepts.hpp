@@ -1,16 +1,194 @@
 #pragma once
 /// \file
-/// One concept per role of a training step. A type written by a user that satisfies the concept
-/// plugs into selfsup::Recipe and selfsup::Trainer without touching the library. Recipe checks
-/// each requirement separately and names the missing member in its error message.
+/// The contract of every role of a training step, stated once. For each member a role names,
+/// `contract::NAME<T>` holds its expected signature and whether T meets it; the concepts, the
+/// flags' defaults (`*_traits`), Recipe's checks and the Trainer's detection of optional members
+/// all derive from these. A member that exists with another signature than the one stated here
+/// is a compile error that names the type, the member, the signature expected and the one found
+/// (see detail/contract.hpp); a missing required member is reported by selfsup::Recipe or
+/// selfsup::Trainer with the member's declaration.
 
+#include <selfsup/detail/contract.hpp>
 #include <selfsup/types.hpp>
 
 #include <torch/torch.h>
 
 #include <concepts>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
+
+namespace selfsup {
+struct StepLog;
+struct EpochEnd;
+}  // namespace selfsup
+
+/// `contract::NAME<T>`: the member NAME of T, with `expected` (its signature, as the error shows
+/// it), `present` (T has a member of that name), `valid` (with the expected signature) and
+/// `found` (what T has). `U` is T itself, or the module behind a module holder (encoders).
+#define SELFSUP_DETAIL_CONTRACT(NAME, EXPECTED, ...)                                            \
+  template <class T, class U = T>                                                              \
+  struct NAME {                                                                                \
+    using member = ::selfsup::member::NAME;                                                    \
+    using expected = EXPECTED;                                                                 \
+    static constexpr bool present = ::selfsup::detail::probe::NAME<U>();                       \
+    static constexpr bool valid = __VA_ARGS__;                                                 \
+    using found = ::selfsup::detail::probe::NAME##_found<U>;                                   \
+  };
+
+namespace selfsup::contract {
+using torch::Tensor;
+using Archive = torch::serialize::OutputArchive;
+using InArchive = torch::serialize::InputArchive;
+
+// ---- Dataset: a random-access image collection ------------------------------------------------
+SELFSUP_DETAIL_CONTRACT(size, int64_t() const, requires(const T& d) { { d.size() } -> std::convertible_to<int64_t>; })
+SELFSUP_DETAIL_CONTRACT(images, Tensor(const Tensor& indices) const,
+                        requires(const T& d, const Tensor& i) { { d.images(i) } -> std::same_as<Tensor>; })
+SELFSUP_DETAIL_CONTRACT(labels, Tensor(const Tensor& indices) const,
+                        requires(const T& d, const Tensor& i) { { d.labels(i) } -> std::same_as<Tensor>; })
+SELFSUP_DETAIL_CONTRACT(device, torch::Device() const,
+                        requires(const T& d) { { d.device() } -> std::convertible_to<torch::Device>; })
+SELFSUP_DETAIL_CONTRACT(prefetch, void(const Tensor& indices) const,
+                        requires(const T& d, const Tensor& i) { d.prefetch(i); })
+
+// ---- views ----------------------------------------------------------------------------------
+SELFSUP_DETAIL_CONTRACT(first, Tensor(const Tensor& images),
+                        requires(T& v, const Tensor& x) { { v.first(x) } -> std::same_as<Tensor>; })
+SELFSUP_DETAIL_CONTRACT(second, Tensor(const Tensor& images),
+                        requires(T& v, const Tensor& x) { { v.second(x) } -> std::same_as<Tensor>; })
+
+// ---- members any policy may have --------------------------------------------------------------
+SELFSUP_DETAIL_CONTRACT(after_step, void(const LossInput&), requires(T& p, const LossInput& in) { p.after_step(in); })
+SELFSUP_DETAIL_CONTRACT(save, void(torch::serialize::OutputArchive&) const,
+                        requires(const T& p, Archive& a) { p.save(a); })
+SELFSUP_DETAIL_CONTRACT(load, void(torch::serialize::InputArchive&), requires(T& p, InArchive& a) { p.load(a); })
+
+// ---- PairSource -----------------------------------------------------------------------------
+SELFSUP_DETAIL_CONTRACT(provides_groups, static_constexpr_bool,
+                        requires { { T::provides_groups } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(sample, PairBatch(const Tensor& anchors),
+                        requires(T& p, const Tensor& a) { { p.sample(a) } -> std::same_as<PairBatch>; })
+SELFSUP_DETAIL_CONTRACT(bind, void(const DatasetInfo&), requires(T& p, const DatasetInfo& i) { p.bind(i); })
+SELFSUP_DETAIL_CONTRACT(eligible_anchors, Tensor() const,
+                        requires(const T& p) { { p.eligible_anchors() } -> std::same_as<Tensor>; })
+SELFSUP_DETAIL_CONTRACT(on_embeddings, void(LossInput&, const PairBatch&),
+                        requires(T& p, LossInput& in, const PairBatch& b) { p.on_embeddings(in, b); })
+
+// ---- NegativeStrategy -------------------------------------------------------------------------
+SELFSUP_DETAIL_CONTRACT(provides_negatives, static_constexpr_bool,
+                        requires { { T::provides_negatives } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(needs_groups, static_constexpr_bool,
+                        requires { { T::needs_groups } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(negatives, NegativeSet(const LossInput&, const PairBatch&),
+                        requires(T& n, const LossInput& in, const PairBatch& b) {
+                          { n.negatives(in, b) } -> std::same_as<NegativeSet>;
+                        })
+SELFSUP_DETAIL_CONTRACT(provides_bank, static_constexpr_bool,
+                        requires { { T::provides_bank } -> std::convertible_to<bool>; })
+
+// ---- Loss -----------------------------------------------------------------------------------
+SELFSUP_DETAIL_CONTRACT(contrastive, static_constexpr_bool,
+                        requires { { T::contrastive } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(needs_bank, static_constexpr_bool, requires { { T::needs_bank } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(masks_false_negatives, static_constexpr_bool,
+                        requires { { T::masks_false_negatives } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(needs_predictor, static_constexpr_bool,
+                        requires { { T::needs_predictor } -> std::convertible_to<bool>; })
+
+// ---- Encoder (a module holder: members are reached through ->) --------------------------------
+SELFSUP_DETAIL_CONTRACT(has_predictor, bool() const, requires(T& e) { { e->has_predictor() } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(predict, Tensor(const Tensor& z),
+                        requires(T& e, const Tensor& z) { { e->predict(z) } -> std::same_as<Tensor>; })
+SELFSUP_DETAIL_CONTRACT(has_target, bool() const, requires(T& e) { { e->has_target() } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(target_forward, Tensor(const Tensor& x),
+                        requires(T& e, const Tensor& x) { { e->target_forward(x) } -> std::same_as<Tensor>; })
+SELFSUP_DETAIL_CONTRACT(update_target, void(double progress), requires(T& e, double p) { e->update_target(p); })
+
+// ---- operator(): the view generator's call ---------------------------------------------------
+template <class T, class U = T>
+struct call {
+  using member = ::selfsup::member::call_operator;
+  using expected = Tensor(const Tensor& images);
+  static constexpr bool present = ::selfsup::detail::probe::call_operator<U>();
+  static constexpr bool valid = requires(T& v, const Tensor& x) { { v(x) } -> std::same_as<Tensor>; };
+  using found = ::selfsup::detail::probe::call_operator_found<U>;
+};
+template <class T, class U = T>
+struct loss_call {
+  using member = ::selfsup::member::call_operator;
+  using expected = Tensor(const LossInput&);
+  static constexpr bool present = ::selfsup::detail::probe::call_operator<U>();
+  static constexpr bool valid = requires(T& l, const LossInput& in) { { l(in) } -> std::same_as<Tensor>; };
+  using found = ::selfsup::detail::probe::call_operator_found<U>;
+};
+
+// ---- hooks passed to Trainer::fit; Tr is the trainer's type -------------------------------------
+template <class T, class Tr>
+struct on_log {
+  using member = ::selfsup::member::on_log;
+  using expected = void(the_trainer&, const StepLog&);
+  static constexpr bool present = ::selfsup::detail::probe::on_log<T>();
+  static constexpr bool valid = requires(T& h, Tr& t, const StepLog& s) { h.on_log(t, s); };
+  using found = ::selfsup::detail::probe::on_log_found<T>;
+};
+template <class T, class Tr>
+struct on_epoch_end {
+  using member = ::selfsup::member::on_epoch_end;
+  using expected = void(the_trainer&, const EpochEnd&);
+  static constexpr bool present = ::selfsup::detail::probe::on_epoch_end<T>();
+  static constexpr bool valid = requires(T& h, Tr& t, const EpochEnd& e) { h.on_epoch_end(t, e); };
+  using found = ::selfsup::detail::probe::on_epoch_end_found<T>;
+};
+
+/// The module a module holder holds (LibTorch's TORCH_MODULE pattern), or T itself.
+template <class T>
+struct held {
+  using type = T;
+};
+template <class T>
+  requires requires { typename T::ContainedType; }
+struct held<T> {
+  using type = typename T::ContainedType;
+};
+
+/// Checks one member: a compile error if present with another signature. True when it is
+/// missing (required members are then reported by the caller with their declaration).
+template <class Type, class M>
+constexpr bool missing() {
+  return detail::member_missing<Type, typename M::member, typename M::expected, typename M::found,
+                                M::present, M::valid>();
+}
+/// Checks optional members; always true (an error is a compile error).
+template <class Type, class... Ms>
+constexpr bool optional_members() {
+  ((void)missing<Type, Ms>(), ...);
+  return true;
+}
+
+/// The optional members of each role, checked for their signatures (a compile error names a
+/// member that exists with another one). Always true.
+template <class V>
+constexpr bool views_optional() {
+  return optional_members<V, after_step<V>, save<V>, load<V>>();
+}
+template <class P>
+constexpr bool pair_source_optional() {
+  return optional_members<P, bind<P>, eligible_anchors<P>, on_embeddings<P>, after_step<P>, save<P>, load<P>>();
+}
+template <class N>
+constexpr bool negatives_optional() {
+  return optional_members<N, provides_bank<N>, after_step<N>, save<N>, load<N>>();
+}
+template <class L>
+constexpr bool loss_optional() {
+  return optional_members<L, needs_bank<L>, masks_false_negatives<L>, needs_predictor<L>, after_step<L>, save<L>,
+                          load<L>>();
+}
+
+}  // namespace selfsup::contract
+
+#undef SELFSUP_DETAIL_CONTRACT
 
 namespace selfsup {
 
@@ -19,89 +197,88 @@ namespace selfsup {
 ///   d.images(indices)  -> torch::Tensor  uint8 (B, C, H, W) on d.device(); `indices` int64 (B)
 ///   d.labels(indices)  -> torch::Tensor  int64 (B), or an undefined tensor without labels
 ///   d.device()         -> torch::Device  where images are returned
+/// Optional:
+///   void prefetch(const torch::Tensor& indices) const   start loading the next batch (the
+///                                                        trainer calls it with the next anchors)
 template <class D>
-concept Dataset = requires(const D& d, const torch::Tensor& indices) {
-  { d.size() } -> std::convertible_to<int64_t>;
-  { d.images(indices) } -> std::same_as<torch::Tensor>;
-  { d.labels(indices) } -> std::same_as<torch::Tensor>;
-  { d.device() } -> std::convertible_to<torch::Device>;
-};
+concept Dataset = contract::size<D>::valid && contract::images<D>::valid && contract::labels<D>::valid &&
+                  contract::device<D>::valid;
 
 /// Turns a batch of raw images into one view each, in one batched call on the input's device.
-///   v(images) -> torch::Tensor   images uint8 or float (B, C, H, W); result float (B, C, h, w)
+///   torch::Tensor operator()(const torch::Tensor& images)
+///       images uint8 or float (B, C, H, W); result float (B, C, h, w)
 /// The same generator is applied independently to both sides of a pair.
 template <class V>
-concept ViewGenerator = requires(V& v, const torch::Tensor& images) {
-  { v(images) } -> std::same_as<torch::Tensor>;
-};
+concept ViewGenerator = contract::call<V>::valid;
 
 /// Different view generators for the two sides of a pair (BYOL's asymmetric views, or no
 /// augmentation on semantic partners).
-///   v.first(images)  -> torch::Tensor   views of the anchors
-///   v.second(images) -> torch::Tensor   views of the partners
+///   torch::Tensor first(const torch::Tensor& images)    views of the anchors
+///   torch::Tensor second(const torch::Tensor& images)   views of the partners
 template <class V>
-concept ViewPairGenerator = requires(V& v, const torch::Tensor& images) {
-  { v.first(images) } -> std::same_as<torch::Tensor>;
-  { v.second(images) } -> std::same_as<torch::Tensor>;
-};
+concept ViewPairGenerator = contract::first<V>::valid && contract::second<V>::valid;
 
-/// What a Recipe's view slot accepts.
+/// What a Recipe's view slot accepts. Optional, as for every policy below:
+///   void after_step(const selfsup::LossInput&)            after the optimiser step
+///   void save(torch::serialize::OutputArchive&) const     per-run state (random generators,
+///   void load(torch::serialize::InputArchive&)            queues), saved with checkpoints
 template <class V>
 concept Views = ViewGenerator<V> || ViewPairGenerator<V>;
 
 /// Picks each anchor's partner.
-///   P::provides_groups       static constexpr bool: whether PairBatch::groups is filled
-///   p.sample(anchors)        -> PairBatch   anchors int64 (B) on the training device
-/// Optional, detected at compile time:
-///   p.bind(const DatasetInfo&)               once before training (labels, dataset size)
-///   p.eligible_anchors() -> torch::Tensor    after bind: int64 indices of the anchors an epoch
-///                                            draws from (undefined: all), e.g. only anchors
-///                                            that have a semantic partner
-///   p.on_embeddings(LossInput&, const PairBatch&)   after the encoder, before the loss
-///                                            (NNCLR swaps in a support-set neighbour)
-///   p.after_step(const LossInput&)           after the optimiser step
+///   static constexpr bool provides_groups      whether PairBatch::groups is filled
+///   selfsup::PairBatch sample(const torch::Tensor& anchors)
+///                                              anchors int64 (B) on the training device
+/// Optional:
+///   void bind(const selfsup::DatasetInfo&)     once before training (labels, dataset size)
+///   torch::Tensor eligible_anchors() const     after bind: int64 indices of the anchors an epoch
+///                                              draws from (undefined: all), e.g. only anchors
+///                                              that have a semantic partner
+///   void on_embeddings(selfsup::LossInput&, const selfsup::PairBatch&)
+///                                              after the encoder, before the loss (NNCLR swaps
+///                                              in a support-set neighbour)
+///   after_step, save, load                     as for Views
 template <class P>
-concept PairSource = requires(P& p, const torch::Tensor& anchors) {
-  { P::provides_groups } -> std::convertible_to<bool>;
-  { p.sample(anchors) } -> std::same_as<PairBatch>;
-};
+concept PairSource = contract::provides_groups<P>::valid && contract::sample<P>::valid;
 
 /// What each anchor is contrasted against.
-///   N::provides_negatives    static constexpr bool: false only for "no negatives"
-///   N::needs_groups          static constexpr bool: whether it reads PairBatch::groups
-///   n.negatives(const LossInput&, const PairBatch&) -> NegativeSet
+///   static constexpr bool provides_negatives   false only for "no negatives"
+///   static constexpr bool needs_groups         it reads PairBatch::groups and hands them to the
+///                                              loss as NegativeSet::groups (false-negative
+///                                              masking)
+///   selfsup::NegativeSet negatives(const selfsup::LossInput&, const selfsup::PairBatch&)
 /// Optional:
-///   N::provides_bank         static constexpr bool: hands the loss NegativeSet::bank (a queue)
-///   n.after_step(const LossInput&)           after the optimiser step (enqueue keys)
+///   static constexpr bool provides_bank        (default false) hands the loss NegativeSet::bank
+///   after_step (enqueue keys), save, load
 template <class N>
-concept NegativeStrategy = requires(N& n, const LossInput& in, const PairBatch& pairs) {
-  { N::provides_negatives } -> std::convertible_to<bool>;
-  { N::needs_groups } -> std::convertible_to<bool>;
-  { n.negatives(in, pairs) } -> std::same_as<NegativeSet>;
-};
+concept NegativeStrategy = contract::provides_negatives<N>::valid && contract::needs_groups<N>::valid &&
+                           contract::negatives<N>::valid;
 
 /// The training objective.
-///   L::contrastive           static constexpr bool: true when it consumes negatives
-///   l(const LossInput&)      -> torch::Tensor   a 0-dim differentiable tensor
+///   static constexpr bool contrastive          true when it consumes negatives
+///   torch::Tensor operator()(const selfsup::LossInput&)   a 0-dim differentiable tensor
 /// Optional:
-///   L::needs_bank            static constexpr bool: contrasts against NegativeSet::bank
-///   l.after_step(const LossInput&)
+///   static constexpr bool needs_bank           (default false) contrasts against NegativeSet::bank
+///   static constexpr bool masks_false_negatives (default false) leaves NegativeSet::groups'
+///                                              same-group samples out of each anchor's negatives;
+///                                              a strategy with needs_groups requires it
+///   static constexpr bool needs_predictor      (default false) reads LossInput::p0/p1: the
+///                                              encoder must have a predictor head
+///   after_step, save, load
 template <class L>
-concept Loss = requires(L& l, const LossInput& in) {
-  { L::contrastive } -> std::convertible_to<bool>;
-  { l(in) } -> std::same_as<torch::Tensor>;
-};
-
-/// Per-run state (a queue, a support set) is saved and restored with checkpoints through two
-/// optional members of any policy:
-///   p.save(torch::serialize::OutputArchive&) const
-///   p.load(torch::serialize::InputArchive&)
+concept Loss = contract::contrastive<L>::valid && contract::loss_call<L>::valid;
 
 /// A module holder (LibTorch's `TORCH_MODULE` pattern) for backbone + projector.
 ///   e->forward(x)     -> torch::Tensor   projections (B, D) that the loss consumes
 ///   e->features(x)    -> torch::Tensor   backbone representation (B, F) for evaluation
 ///   e->parameters()   -> std::vector<torch::Tensor>
 ///   e->train(bool), e->to(torch::Device)
+/// Optional, each group all or nothing:
+///   bool has_predictor() const; torch::Tensor predict(const torch::Tensor& z)
+///       a predictor head on the projections (BYOL, SimSiam)
+///   bool has_target() const; torch::Tensor target_forward(const torch::Tensor& x);
+///   void update_target(double progress)
+///       a momentum target (BYOL, MoCo), updated after each step at progress in [0, 1]
 template <class E>
 concept Encoder = requires(E& e, const torch::Tensor& x, const torch::Device& device) {
   { e->forward(x) } -> std::same_as<torch::Tensor>;
@@ -109,6 +286,72 @@ concept Encoder = requires(E& e, const torch::Tensor& x, const torch::Device& de
   { e->parameters() } -> std::same_as<std::vector<torch::Tensor>>;
   e->train(true);
   e->to(device);
+};
+
+namespace contract {
+template <class E>
+using predict_of = predict<E, typename held<E>::type>;
+template <class E>
+using has_predictor_of = has_predictor<E, typename held<E>::type>;
+template <class E>
+using target_forward_of = target_forward<E, typename held<E>::type>;
+template <class E>
+using has_target_of = has_target<E, typename held<E>::type>;
+template <class E>
+using update_target_of = update_target<E, typename held<E>::type>;
+}  // namespace contract
+
+/// Whether the encoder type has the predictor members, or the momentum-target members.
+template <class E>
+inline constexpr bool has_predictor_members_v =
+    contract::has_predictor_of<E>::valid && contract::predict_of<E>::valid;
+template <class E>
+inline constexpr bool has_target_members_v = contract::has_target_of<E>::valid &&
+                                             contract::target_forward_of<E>::valid &&
+                                             contract::update_target_of<E>::valid;
+
+/// The flags of a pair source, negative strategy and loss, with the defaults of the optional
+/// ones. A required flag that is missing reads false here and is reported by selfsup::Recipe.
+template <class P>
+struct pair_source_traits {
+  static constexpr bool provides_groups = [] {
+    if constexpr (contract::provides_groups<P>::valid) return static_cast<bool>(P::provides_groups);
+    else return false;
+  }();
+};
+template <class N>
+struct negative_traits {
+  static constexpr bool provides_negatives = [] {
+    if constexpr (contract::provides_negatives<N>::valid) return static_cast<bool>(N::provides_negatives);
+    else return false;
+  }();
+  static constexpr bool needs_groups = [] {
+    if constexpr (contract::needs_groups<N>::valid) return static_cast<bool>(N::needs_groups);
+    else return false;
+  }();
+  static constexpr bool provides_bank = [] {
+    if constexpr (contract::provides_bank<N>::valid) return static_cast<bool>(N::provides_bank);
+    else return false;
+  }();
+};
+template <class L>
+struct loss_traits {
+  static constexpr bool contrastive = [] {
+    if constexpr (contract::contrastive<L>::valid) return static_cast<bool>(L::contrastive);
+    else return false;
+  }();
+  static constexpr bool needs_bank = [] {
+    if constexpr (contract::needs_bank<L>::valid) return static_cast<bool>(L::needs_bank);
+    else return false;
+  }();
+  static constexpr bool masks_false_negatives = [] {
+    if constexpr (contract::masks_false_negatives<L>::valid) return static_cast<bool>(L::masks_false_negatives);
+    else return false;
+  }();
+  static constexpr bool needs_predictor = [] {
+    if constexpr (contract::needs_predictor<L>::valid) return static_cast<bool>(L::needs_predictor);
+    else return false;
+  }();
 };
 
 }  // namespace selfsup

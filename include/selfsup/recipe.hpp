@@ -21,134 +21,79 @@ namespace selfsup {
 
 namespace detail {
 
-template <class P>
-inline constexpr bool has_provides_groups = requires {
-  { P::provides_groups } -> std::convertible_to<bool>;
-};
-template <class P>
-inline constexpr bool has_sample = requires(P& p, const torch::Tensor& anchors) {
-  { p.sample(anchors) } -> std::same_as<PairBatch>;
-};
-template <class N>
-inline constexpr bool has_provides_negatives = requires {
-  { N::provides_negatives } -> std::convertible_to<bool>;
-};
-template <class N>
-inline constexpr bool has_needs_groups = requires {
-  { N::needs_groups } -> std::convertible_to<bool>;
-};
-template <class N>
-inline constexpr bool has_negatives = requires(N& n, const LossInput& in, const PairBatch& p) {
-  { n.negatives(in, p) } -> std::same_as<NegativeSet>;
-};
-template <class L>
-inline constexpr bool has_contrastive = requires {
-  { L::contrastive } -> std::convertible_to<bool>;
-};
-template <class T>
-inline constexpr bool has_provides_bank = requires {
-  { T::provides_bank } -> std::convertible_to<bool>;
-};
-template <class T>
-inline constexpr bool has_needs_bank = requires {
-  { T::needs_bank } -> std::convertible_to<bool>;
-};
-template <class L>
-inline constexpr bool has_loss_call = requires(L& l, const LossInput& in) {
-  { l(in) } -> std::same_as<torch::Tensor>;
-};
-
-// Flag values that read as false when the flag is missing, so that a missing member is reported
-// once, by its own check, and not again by a composition rule.
-template <class T>
-constexpr bool flag_provides_groups() {
-  if constexpr (has_provides_groups<T>) return static_cast<bool>(T::provides_groups);
-  else return false;
-}
-template <class T>
-constexpr bool flag_provides_negatives() {
-  if constexpr (has_provides_negatives<T>) return static_cast<bool>(T::provides_negatives);
-  else return false;
-}
-template <class T>
-constexpr bool flag_needs_groups() {
-  if constexpr (has_needs_groups<T>) return static_cast<bool>(T::needs_groups);
-  else return false;
-}
-// Optional flags: a negative strategy that hands the loss a bank of negatives (a queue), and a
-// loss that contrasts against one.
-template <class T>
-constexpr bool flag_provides_bank() {
-  if constexpr (has_provides_bank<T>) return static_cast<bool>(T::provides_bank);
-  else return false;
-}
-template <class T>
-constexpr bool flag_needs_bank() {
-  if constexpr (has_needs_bank<T>) return static_cast<bool>(T::needs_bank);
-  else return false;
-}
-template <class T>
-constexpr bool flag_contrastive() {
-  if constexpr (has_contrastive<T>) return static_cast<bool>(T::contrastive);
-  else return false;
-}
-
-}  // namespace detail
-
-namespace detail {
-
 /// Checks every requirement of each role separately, so that the message names the missing
 /// member, then the rules between roles. Instantiated where a recipe is used: when a Recipe
 /// object is created, and by selfsup::Trainer. Naming a Recipe type (to rebind a role through an
 /// intermediate combination) does not trigger it.
 template <class V, class P, class N, class L>
 constexpr bool check_recipe() {
-  static_assert(Views<V>,
-                "selfsup::Recipe: the view generator (1st argument) needs a member "
-                "`torch::Tensor operator()(const torch::Tensor& images)`, or both "
-                "`first(images)` and `second(images)`");
-  static_assert(has_provides_groups<P>,
+  namespace c = contract;
+  // A ViewPairGenerator's first/second, else operator(): each checked for its signature.
+  constexpr bool pair_views = c::first<V>::present || c::second<V>::present;
+  if constexpr (pair_views) {
+    static_assert(!c::missing<V, c::first<V>>() && !c::missing<V, c::second<V>>(),
+                  "selfsup::Recipe: the view generator (1st argument) has first(images) or "
+                  "second(images) but not both: `torch::Tensor first(const torch::Tensor&)` and "
+                  "`torch::Tensor second(const torch::Tensor&)`");
+  } else {
+    static_assert(!c::missing<V, c::call<V>>(),
+                  "selfsup::Recipe: the view generator (1st argument) needs a member "
+                  "`torch::Tensor operator()(const torch::Tensor& images)`, or both "
+                  "`first(images)` and `second(images)`");
+  }
+  static_assert(!c::missing<P, c::provides_groups<P>>(),
                 "selfsup::Recipe: the pair source (2nd argument) has no member "
                 "`static constexpr bool provides_groups`");
-  static_assert(has_sample<P>,
+  static_assert(!c::missing<P, c::sample<P>>(),
                 "selfsup::Recipe: the pair source (2nd argument) has no member "
                 "`selfsup::PairBatch sample(const torch::Tensor& anchors)`");
-  static_assert(has_provides_negatives<N>,
+  static_assert(!c::missing<N, c::provides_negatives<N>>(),
                 "selfsup::Recipe: the negative strategy (3rd argument) has no member "
                 "`static constexpr bool provides_negatives`");
-  static_assert(has_needs_groups<N>,
+  static_assert(!c::missing<N, c::needs_groups<N>>(),
                 "selfsup::Recipe: the negative strategy (3rd argument) has no member "
                 "`static constexpr bool needs_groups`");
-  static_assert(has_negatives<N>,
+  static_assert(!c::missing<N, c::negatives<N>>(),
                 "selfsup::Recipe: the negative strategy (3rd argument) has no member "
                 "`selfsup::NegativeSet negatives(const selfsup::LossInput&, "
                 "const selfsup::PairBatch&)`");
-  static_assert(has_contrastive<L>,
+  static_assert(!c::missing<L, c::contrastive<L>>(),
                 "selfsup::Recipe: the loss (4th argument) has no member "
                 "`static constexpr bool contrastive`");
-  static_assert(has_loss_call<L>,
+  static_assert(!c::missing<L, c::loss_call<L>>(),
                 "selfsup::Recipe: the loss (4th argument) has no member "
                 "`torch::Tensor operator()(const selfsup::LossInput&)`");
+  // Optional members: present with another signature is a compile error naming it.
+  c::views_optional<V>();
+  c::pair_source_optional<P>();
+  c::negatives_optional<N>();
+  c::loss_optional<L>();
 
   // Rules between roles, checked only once each role is complete.
   constexpr bool roles_valid = Views<V> && PairSource<P> && NegativeStrategy<N> && Loss<L>;
-  static_assert(!roles_valid || !flag_contrastive<L>() || flag_provides_negatives<N>(),
+  using PT = pair_source_traits<P>;
+  using NT = negative_traits<N>;
+  using LT = loss_traits<L>;
+  static_assert(!roles_valid || !LT::contrastive || NT::provides_negatives,
                 "selfsup::Recipe: the loss is contrastive and needs negatives, but the negative "
                 "strategy provides none (negatives::None); use negatives::InBatch, or a "
                 "non-contrastive loss");
-  static_assert(!roles_valid || flag_contrastive<L>() || !flag_provides_negatives<N>(),
+  static_assert(!roles_valid || LT::contrastive || !NT::provides_negatives,
                 "selfsup::Recipe: the loss is non-contrastive (BYOL, SimSiam, Barlow Twins, "
                 "VICReg) and takes no negatives, but the negative strategy provides them; use "
                 "negatives::None");
-  static_assert(!roles_valid || !flag_needs_groups<N>() || flag_provides_groups<P>(),
+  static_assert(!roles_valid || !NT::needs_groups || PT::provides_groups,
                 "selfsup::Recipe: the negative strategy masks false negatives by semantic "
                 "group, but the pair source provides no group ids (provides_groups is false)");
-  static_assert(!roles_valid || !flag_contrastive<L>() || !flag_needs_bank<L>() ||
-                    flag_provides_bank<N>(),
+  static_assert(!roles_valid || !NT::needs_groups || !LT::contrastive || LT::masks_false_negatives,
+                "selfsup::Recipe: the negative strategy masks false negatives by semantic group "
+                "(negatives::InBatchMasked), but the loss ignores the mask "
+                "(masks_false_negatives is false): use losses::NTXent or losses::SupCon, or "
+                "negatives::InBatch");
+  static_assert(!roles_valid || !LT::contrastive || !LT::needs_bank || NT::provides_bank,
                 "selfsup::Recipe: the loss contrasts against a bank of negatives (MoCo's queue), "
                 "but the negative strategy provides none; use negatives::Queue");
-  static_assert(!roles_valid || !flag_contrastive<L>() || flag_needs_bank<L>() ||
-                    !flag_provides_bank<N>(),
+  static_assert(!roles_valid || !LT::contrastive || LT::needs_bank || !NT::provides_bank,
                 "selfsup::Recipe: the negative strategy provides a bank of negatives (a queue), "
                 "which this loss does not use; use losses::InfoNCE, or negatives::InBatch");
   return true;
@@ -172,11 +117,11 @@ struct Recipe {
 
   /// True when the recipe can be trained: every role complete and the roles compatible.
   static constexpr bool valid =
-      roles_valid &&
-      (detail::flag_contrastive<L>() == detail::flag_provides_negatives<N>()) &&
-      (!detail::flag_needs_groups<N>() || detail::flag_provides_groups<P>()) &&
-      (!detail::flag_contrastive<L>() ||
-       detail::flag_needs_bank<L>() == detail::flag_provides_bank<N>());
+      roles_valid && (loss_traits<L>::contrastive == negative_traits<N>::provides_negatives) &&
+      (!negative_traits<N>::needs_groups ||
+       (pair_source_traits<P>::provides_groups &&
+        (!loss_traits<L>::contrastive || loss_traits<L>::masks_false_negatives))) &&
+      (!loss_traits<L>::contrastive || loss_traits<L>::needs_bank == negative_traits<N>::provides_bank);
 
   using views_type = V;
   using pairs_type = P;

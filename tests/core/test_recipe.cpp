@@ -34,6 +34,36 @@ static_assert(!ss::recipes::BarlowTwins::with_negatives<ss::negatives::InBatch>:
 static_assert(ss::is_recipe_v<ss::recipes::SimCLR>);
 static_assert(!ss::is_recipe_v<ss::losses::NTXent>);
 
+// ---- the contract: flags' defaults, and members told apart by name and by signature ----------
+static_assert(ss::loss_traits<ss::losses::NTXent>::masks_false_negatives);
+static_assert(!ss::loss_traits<ss::losses::DCL>::masks_false_negatives);  // the default
+static_assert(ss::loss_traits<ss::losses::BYOL>::needs_predictor && !ss::loss_traits<ss::losses::VICReg>::needs_predictor);
+static_assert(ss::loss_traits<ss::losses::InfoNCE>::needs_bank && !ss::loss_traits<ss::losses::NTXent>::needs_bank);
+static_assert(ss::negative_traits<ss::negatives::Queue>::provides_bank);
+static_assert(!ss::negative_traits<ss::negatives::InBatch>::provides_bank);  // the default
+static_assert(ss::pair_source_traits<ss::pairs::SameLabel>::provides_groups);
+static_assert(!ss::recipes::SimCLR::with_loss<ss::losses::DCL>::with_negatives<ss::negatives::InBatchMasked>::
+                   with_pairs<ss::pairs::SameLabel>::valid);  // DCL ignores the mask
+static_assert(ss::recipes::SimCLR::with_negatives<ss::negatives::InBatchMasked>::with_pairs<ss::pairs::SameLabel>::valid);
+namespace contract_probe {
+struct WrongBind {
+  void bind(int) {}
+};
+struct TemplateBind {
+  template <class T>
+  void bind(const T&) {}
+};
+struct NoBind {
+  int bound = 0;
+};
+}  // namespace contract_probe
+static_assert(ss::contract::bind<contract_probe::WrongBind>::present && !ss::contract::bind<contract_probe::WrongBind>::valid);
+static_assert(std::is_same_v<ss::contract::bind<contract_probe::WrongBind>::found, void (contract_probe::WrongBind::*)(int)>);
+static_assert(ss::contract::bind<contract_probe::TemplateBind>::present && ss::contract::bind<contract_probe::TemplateBind>::valid);
+static_assert(std::is_same_v<ss::contract::bind<contract_probe::TemplateBind>::found, ss::contract::overloaded_or_template>);
+static_assert(!ss::contract::bind<contract_probe::NoBind>::present && !ss::contract::bind<contract_probe::NoBind>::valid);
+static_assert(ss::has_predictor_members_v<ss::models::SmallCNNEncoder> && ss::has_target_members_v<ss::models::SmallCNNEncoder>);
+
 // ---- user-defined policies, written against the concepts only --------------------------------
 
 // Views: a fixed centre crop, no randomness.

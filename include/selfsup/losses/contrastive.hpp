@@ -31,6 +31,7 @@ inline void reject_groups(std::string_view loss, const LossInput& in) {
 /// `losses::NTXent{{.temperature = 0.2}}`.
 struct NTXent {
   static constexpr bool contrastive = true;
+  static constexpr bool masks_false_negatives = true;
   functional::NTXentOptions options{};
   int64_t block_size = 0;
 
@@ -121,6 +122,7 @@ struct HardNegative {
 /// is its own group, and the loss is NT-Xent scaled by τ / τ_base.
 struct SupCon {
   static constexpr bool contrastive = true;
+  static constexpr bool masks_false_negatives = true;  ///< same-group rows are positives
   functional::SupConOptions options{};
 
   torch::Tensor operator()(const LossInput& in) const {

@@ -24,6 +24,7 @@ inline void require_predictions(std::string_view loss, const LossInput& in) {
 /// a momentum target), always detached.
 struct BYOL {
   static constexpr bool contrastive = false;
+  static constexpr bool needs_predictor = true;
 
   torch::Tensor operator()(const LossInput& in) const {
     detail::require_predictions("selfsup::losses::BYOL", in);
@@ -38,6 +39,7 @@ struct BYOL {
 /// ½(D(p0, sg(z1)) + D(p1, sg(z0))) with D the negative cosine similarity.
 struct SimSiam {
   static constexpr bool contrastive = false;
+  static constexpr bool needs_predictor = true;
 
   torch::Tensor operator()(const LossInput& in) const {
     detail::require_predictions("selfsup::losses::SimSiam", in);

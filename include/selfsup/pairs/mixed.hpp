@@ -31,8 +31,8 @@ template <class A, class B>
 class Mixed {
   static_assert(PairSource<A> && PairSource<B>,
                 "selfsup::pairs::Mixed<A, B>: A and B must be pair sources (selfsup::PairSource)");
-  static_assert(!requires(A& a, LossInput& in, const PairBatch& p) { a.on_embeddings(in, p); } &&
-                    !requires(B& b, LossInput& in, const PairBatch& p) { b.on_embeddings(in, p); },
+  static_assert(contract::pair_source_optional<A>() && contract::pair_source_optional<B>());
+  static_assert(!contract::on_embeddings<A>::present && !contract::on_embeddings<B>::present,
                 "selfsup::pairs::Mixed<A, B>: sources with an embedding hook (NearestNeighbour) "
                 "cannot be mixed per anchor");
 
@@ -53,15 +53,15 @@ class Mixed {
   const MixedOptions& options() const { return options_; }
 
   void bind(const DatasetInfo& info) {
-    if constexpr (requires { a_.bind(info); }) a_.bind(info);
-    if constexpr (requires { b_.bind(info); }) b_.bind(info);
+    if constexpr (contract::bind<A>::valid) a_.bind(info);
+    if constexpr (contract::bind<B>::valid) b_.bind(info);
     device_ = info.device;
   }
 
   torch::Tensor eligible_anchors() const {
     torch::Tensor ea, eb;
-    if constexpr (requires { { a_.eligible_anchors() } -> std::same_as<torch::Tensor>; }) ea = a_.eligible_anchors();
-    if constexpr (requires { { b_.eligible_anchors() } -> std::same_as<torch::Tensor>; }) eb = b_.eligible_anchors();
+    if constexpr (contract::eligible_anchors<A>::valid) ea = a_.eligible_anchors();
+    if constexpr (contract::eligible_anchors<B>::valid) eb = b_.eligible_anchors();
     if (!ea.defined() || !eb.defined()) return {};
     return std::get<0>(torch::unique_consecutive(std::get<0>(torch::cat({ea, eb}).sort())));
   }
@@ -85,26 +85,26 @@ class Mixed {
   }
 
   void after_step(const LossInput& in) {
-    if constexpr (requires { a_.after_step(in); }) a_.after_step(in);
-    if constexpr (requires { b_.after_step(in); }) b_.after_step(in);
+    if constexpr (contract::after_step<A>::valid) a_.after_step(in);
+    if constexpr (contract::after_step<B>::valid) b_.after_step(in);
   }
 
   /// A's and B's state in sub-archives "a" and "b", and the coin's generator.
   void save(torch::serialize::OutputArchive& archive) const {
     torch::serialize::OutputArchive sa, sb;
-    if constexpr (requires { a_.save(sa); }) a_.save(sa);
-    if constexpr (requires { b_.save(sb); }) b_.save(sb);
+    if constexpr (contract::save<A>::valid) a_.save(sa);
+    if constexpr (contract::save<B>::valid) b_.save(sb);
     archive.write("a", sa);
     archive.write("b", sb);
-    detail::save_generator(archive, gens_, device_);
+    gens_.save(archive);
   }
   void load(torch::serialize::InputArchive& archive) {
     torch::serialize::InputArchive sa, sb;
     archive.read("a", sa);
     archive.read("b", sb);
-    if constexpr (requires { a_.load(sa); }) a_.load(sa);
-    if constexpr (requires { b_.load(sb); }) b_.load(sb);
-    detail::load_generator(archive, gens_, device_);
+    if constexpr (contract::load<A>::valid) a_.load(sa);
+    if constexpr (contract::load<B>::valid) b_.load(sb);
+    gens_.load(archive);
   }
 
  private:

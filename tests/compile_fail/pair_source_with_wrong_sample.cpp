@@ -1,0 +1,12 @@
+// expect: wrong_signature<MyPairs, selfsup::member::sample, selfsup::PairBatch(const at::Tensor&), void (MyPairs::*)(const at::Tensor&)>
+#include <selfsup/selfsup.hpp>
+
+struct MyPairs {  // `sample` exists, but returns nothing
+  static constexpr bool provides_groups = false;
+  void sample(const torch::Tensor&) {}
+};
+using Bad = selfsup::recipes::SimCLR::with_pairs<MyPairs>;
+int main() {
+  Bad recipe;
+  (void)recipe;
+}
