@@ -11,6 +11,7 @@
 #include <selfsup/models/models.hpp>
 #include <selfsup/negatives/negatives.hpp>
 #include <selfsup/pairs/pairs.hpp>
+#include <selfsup/random.hpp>
 #include <selfsup/recipe.hpp>
 #include <selfsup/recipes.hpp>
 #include <selfsup/train/ablation.hpp>

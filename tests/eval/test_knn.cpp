@@ -1,5 +1,6 @@
 #include "../support.hpp"
 
+#include <selfsup/detail/torch_compat.hpp>
 #include <selfsup/eval/knn.hpp>
 
 #include <boost/test/unit_test.hpp>

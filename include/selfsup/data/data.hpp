@@ -4,6 +4,7 @@
 /// needs libjpeg-turbo and libpng (include <selfsup/data/image_folder.hpp> and link selfsup::io).
 
 #include <selfsup/data/cifar.hpp>
+#include <selfsup/data/embed.hpp>
 #include <selfsup/data/in_memory.hpp>
 #include <selfsup/data/pair_table.hpp>
 #include <selfsup/data/sampler.hpp>

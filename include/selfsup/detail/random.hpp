@@ -1,9 +1,9 @@
 #pragma once
 /// \file
-/// Internal: a seeded random generator per device, owned by a policy, so that no policy draws
-/// from LibTorch's hidden global generator.
+/// Internal: what the library's seeded policies share (see selfsup/random.hpp).
 
-#include <selfsup/detail/torch_compat.hpp>
+#include <selfsup/detail/state.hpp>
+#include <selfsup/random.hpp>
 
 #include <torch/torch.h>
 
@@ -14,79 +14,8 @@
 
 namespace selfsup::detail {
 
-/// Holds one generator for each device it was asked for, all seeded from one seed, so that a
-/// policy gives the same draws on the same device for the same seed.
-class DeviceGenerators {
- public:
-  explicit DeviceGenerators(std::uint64_t seed = 0) : seed_(seed) {}
-
-  // A copy continues from the same state but draws independently of the original.
-  DeviceGenerators(const DeviceGenerators& other) : seed_(other.seed_) { copy_from(other); }
-  DeviceGenerators& operator=(const DeviceGenerators& other) {
-    if (this != &other) {
-      seed_ = other.seed_;
-      generators_.clear();
-      copy_from(other);
-    }
-    return *this;
-  }
-  DeviceGenerators(DeviceGenerators&&) noexcept = default;
-  DeviceGenerators& operator=(DeviceGenerators&&) noexcept = default;
-
-  std::uint64_t seed() const { return seed_; }
-
-  /// The generator for `device`, created on first use.
-  at::Generator& on(const torch::Device& device) {
-    for (auto& [d, g] : generators_) {
-      if (d == device) return g;
-    }
-    generators_.emplace_back(device, make_generator(device, seed_));
-    return generators_.back().second;
-  }
-
-  /// Every generator's state, for checkpoints: one entry per device it was used on.
-  void save(torch::serialize::OutputArchive& archive) const {
-    archive.write("seed", torch::tensor(static_cast<int64_t>(seed_)), /*is_buffer=*/true);
-    for (const auto& [d, g] : generators_) {
-      archive.write("generator." + d.str(), generator_state(g), /*is_buffer=*/true);
-    }
-  }
-  void load(torch::serialize::InputArchive& archive) {
-    torch::Tensor seed;
-    archive.read("seed", seed, /*is_buffer=*/true);
-    seed_ = static_cast<std::uint64_t>(seed.item<int64_t>());
-    generators_.clear();
-    for (const auto& key : archive.keys()) {
-      if (key.rfind("generator.", 0) != 0) continue;
-      torch::Tensor state;
-      archive.read(key, state, /*is_buffer=*/true);
-      auto& gen = on(torch::Device(key.substr(10)));
-      set_generator_state(gen, state);
-    }
-  }
-
- private:
-  void copy_from(const DeviceGenerators& other) {
-    for (const auto& [d, g] : other.generators_) generators_.emplace_back(d, g.clone());
-  }
-
-  std::uint64_t seed_;
-  std::vector<std::pair<torch::Device, at::Generator>> generators_;
-};
-
-/// Saves `part`'s state (its `save` member) under `key` of `archive`, and the inverse.
-template <class T>
-void save_nested(torch::serialize::OutputArchive& archive, const std::string& key, const T& part) {
-  torch::serialize::OutputArchive sub;
-  part.save(sub);
-  archive.write(key, sub);
-}
-template <class T>
-void load_nested(torch::serialize::InputArchive& archive, const std::string& key, T& part) {
-  torch::serialize::InputArchive sub;
-  archive.read(key, sub);
-  part.load(sub);
-}
+/// The public generator set (selfsup/random.hpp), under the name the library's policies use.
+using DeviceGenerators = selfsup::DeviceGenerators;
 
 /// The state a seeded random policy (a view transform) shares: its options, with a `seed`
 /// member, and the generators seeded from it, saved and restored with checkpoints.

@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <mutex>
+#include <string>
+#include <type_traits>
 
 namespace selfsup::detail {
 
@@ -74,6 +76,18 @@ class CudaBf16Autocast {
   bool previous_ = false;
   at::ScalarType previous_dtype_ = at::kHalf;
 };
+
+/// The key of a parameter in torch::optim::Optimizer::state(): its TensorImpl's address as a
+/// string in LibTorch 1.x, the address itself in 2.x. Taken from the map's own key type.
+template <class Optimizer = torch::optim::Optimizer>
+auto optimizer_state_key(const torch::Tensor& p) {
+  using Key = typename std::remove_cvref_t<decltype(std::declval<Optimizer&>().state())>::key_type;
+  if constexpr (std::is_same_v<Key, std::string>) {
+    return c10::guts::to_string(p.unsafeGetTensorImpl());
+  } else {
+    return static_cast<Key>(p.unsafeGetTensorImpl());
+  }
+}
 
 /// Puts every 4-D parameter and buffer of `module` in channels-last memory format.
 inline void to_channels_last(torch::nn::Module& module) {

@@ -6,7 +6,7 @@
 
 #include <selfsup/concepts.hpp>
 #include <selfsup/detail/check.hpp>
-#include <selfsup/views/crop_flip.hpp>
+#include <selfsup/data/embed.hpp>
 
 #include <torch/torch.h>
 
@@ -76,27 +76,8 @@ inline KNNResult knn_classify(const torch::Tensor& train_features, const torch::
   return {hits1.item<double>() / m, hits5.item<double>() / m};
 }
 
-/// The encoder's features of every image of `data`, in order, in evaluation mode and without
-/// gradients: float (N, F) on the data's device. Images pass through `views::Identity`.
-template <class E, class D>
-torch::Tensor embed(E& encoder, const D& data, int64_t batch_size = 512) {
-  static_assert(Encoder<E>, "selfsup::eval::embed: the encoder must satisfy selfsup::Encoder");
-  static_assert(Dataset<D>, "selfsup::eval::embed: the data must satisfy selfsup::Dataset");
-  TORCH_CHECK(batch_size >= 1, "selfsup::eval::embed: batch_size must be >= 1, got ", batch_size);
-  torch::NoGradGuard no_grad;
-  const bool was_training = encoder->is_training();
-  encoder->train(false);
-  views::Identity to_float;
-  std::vector<torch::Tensor> parts;
-  const int64_t n = static_cast<int64_t>(data.size());
-  auto opts = torch::TensorOptions().dtype(torch::kLong).device(data.device());
-  for (int64_t start = 0; start < n; start += batch_size) {
-    auto idx = torch::arange(start, std::min(start + batch_size, n), opts);
-    parts.push_back(encoder->features(to_float(data.images(idx))));
-  }
-  encoder->train(was_training);
-  return torch::cat(parts, 0);
-}
+/// The encoder's features of every image of `data` (data::embed).
+using data::embed;
 
 /// kNN top-1 / top-5 of `encoder`'s features, voting with `train`'s labels on `test`.
 template <class E, class D1, class D2>

@@ -1,7 +1,7 @@
 #pragma once
 /// \file
 /// What the pair sources share: the option for anchors without a partner, argument checks, and
-/// saving a policy's random generator with a checkpoint.
+/// the kind of each pair.
 
 #include <selfsup/detail/check.hpp>
 #include <selfsup/detail/random.hpp>
@@ -43,19 +43,6 @@ inline torch::Tensor kinds(const torch::Tensor& mask, PairKind kind) {
   auto k = torch::full({}, static_cast<int64_t>(kind), mask.options().dtype(torch::kUInt8));
   auto a = torch::full({}, static_cast<int64_t>(PairKind::augmented), mask.options().dtype(torch::kUInt8));
   return torch::where(mask, k, a);
-}
-
-inline void save_generator(torch::serialize::OutputArchive& archive, selfsup::detail::DeviceGenerators& gens,
-                           const torch::Device& device) {
-  archive.write("generator", selfsup::detail::generator_state(gens.on(device)));
-  archive.write("seed", torch::tensor(static_cast<int64_t>(gens.seed())));
-}
-
-inline void load_generator(torch::serialize::InputArchive& archive, selfsup::detail::DeviceGenerators& gens,
-                           const torch::Device& device) {
-  torch::Tensor state;
-  archive.read("generator", state);
-  selfsup::detail::set_generator_state(gens.on(device), state);
 }
 
 }  // namespace detail

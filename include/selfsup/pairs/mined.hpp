@@ -11,7 +11,7 @@
 #include <selfsup/concepts.hpp>
 #include <selfsup/data/pair_table.hpp>
 #include <selfsup/detail/check.hpp>
-#include <selfsup/eval/knn.hpp>
+#include <selfsup/data/embed.hpp>
 #include <selfsup/pairs/semantic.hpp>
 #include <selfsup/types.hpp>
 
@@ -102,7 +102,7 @@ inline MinedPairs mine_pairs(const torch::Tensor& features, const MineOptions& o
   return out;
 }
 
-/// Embeds `data` with `encoder` (eval::embed: backbone features, evaluation mode, no gradients)
+/// Embeds `data` with `encoder` (data::embed: backbone features, evaluation mode, no gradients)
 /// and mines pairs from them; precision against the data's labels when it has any.
 template <class E, class D>
 MinedPairs mine_pairs(E& encoder, const D& data, const MineOptions& options = {}) {
@@ -110,7 +110,7 @@ MinedPairs mine_pairs(E& encoder, const D& data, const MineOptions& options = {}
   static_assert(Dataset<D>, "selfsup::pairs::mine_pairs: the data must satisfy selfsup::Dataset");
   auto all = torch::arange(static_cast<int64_t>(data.size()),
                            torch::TensorOptions().dtype(torch::kLong).device(data.device()));
-  return mine_pairs(eval::embed(encoder, data), options, data.labels(all));
+  return mine_pairs(data::embed(encoder, data), options, data.labels(all));
 }
 
 /// Draws partners from a mined table, like pairs::Semantic (same options), with sources marked

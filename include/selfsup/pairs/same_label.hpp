@@ -92,11 +92,11 @@ class SameLabel {
 
   void save(torch::serialize::OutputArchive& archive) const {
     detail::check_bound("selfsup::pairs::SameLabel::save", bound_);
-    detail::save_generator(archive, gens_, device_);
+    gens_.save(archive);
   }
   void load(torch::serialize::InputArchive& archive) {
     detail::check_bound("selfsup::pairs::SameLabel::load", bound_);
-    detail::load_generator(archive, gens_, device_);
+    gens_.load(archive);
   }
 
  private:

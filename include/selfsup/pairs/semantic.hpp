@@ -119,11 +119,11 @@ class Semantic {
 
   void save(torch::serialize::OutputArchive& archive) const {
     detail::check_bound("selfsup::pairs::Semantic::save", bound_);
-    detail::save_generator(archive, gens_, device_);
+    gens_.save(archive);
   }
   void load(torch::serialize::InputArchive& archive) {
     detail::check_bound("selfsup::pairs::Semantic::load", bound_);
-    detail::load_generator(archive, gens_, device_);
+    gens_.load(archive);
   }
 
  private:

@@ -1,0 +1,40 @@
+#pragma once
+/// \file
+/// The frozen features of a whole dataset: what evaluation (kNN, linear probe) and pair mining
+/// (pairs::Mined) both start from. It needs only the Encoder concept, no model.
+
+#include <selfsup/concepts.hpp>
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+namespace selfsup::data {
+
+/// The encoder's features of every image of `data`, in order, in evaluation mode and without
+/// gradients: float (N, F) on the data's device. uint8 images are scaled to [0, 1], as
+/// views::Identity does.
+template <class E, class D>
+torch::Tensor embed(E& encoder, const D& data, int64_t batch_size = 512) {
+  static_assert(Encoder<E>, "selfsup::data::embed: the encoder must satisfy selfsup::Encoder");
+  static_assert(Dataset<D>, "selfsup::data::embed: the data must satisfy selfsup::Dataset");
+  TORCH_CHECK(batch_size >= 1, "selfsup::data::embed: batch_size must be >= 1, got ", batch_size);
+  torch::NoGradGuard no_grad;
+  const bool was_training = encoder->is_training();
+  encoder->train(false);
+  std::vector<torch::Tensor> parts;
+  const int64_t n = static_cast<int64_t>(data.size());
+  auto opts = torch::TensorOptions().dtype(torch::kLong).device(data.device());
+  for (int64_t start = 0; start < n; start += batch_size) {
+    auto idx = torch::arange(start, std::min(start + batch_size, n), opts);
+    auto images = data.images(idx);
+    if (!images.is_floating_point()) images = images.to(torch::kFloat32).div_(255.0);
+    parts.push_back(encoder->features(images));
+  }
+  encoder->train(was_training);
+  return torch::cat(parts, 0);
+}
+
+}  // namespace selfsup::data

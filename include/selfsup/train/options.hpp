@@ -1,0 +1,66 @@
+#pragma once
+/// \file
+/// What selfsup::Trainer takes and hands back: its options, the log of a step, an epoch's end
+/// and the result of fit().
+
+#include <selfsup/train/schedule.hpp>
+
+#include <cstdint>
+#include <vector>
+
+namespace selfsup {
+
+enum class OptimizerKind {
+  sgd,    ///< SGD with momentum
+  lars,   ///< LARS (You et al. 2017): layer-wise trust ratio on weights; biases and batch-norm
+          ///< parameters (1-D) take neither adaptation nor weight decay, as SimCLR and BYOL do
+  adamw,  ///< AdamW (Loshchilov & Hutter, ICLR 2019)
+};
+
+struct TrainerOptions {
+  int64_t epochs = 1;
+  int64_t batch_size = 256;
+  OptimizerKind optimizer = OptimizerKind::sgd;
+  double learning_rate = 0.05;
+  double momentum = 0.9;         ///< SGD and LARS momentum
+  double weight_decay = 5e-4;
+  double lars_trust = 0.001;     ///< LARS trust coefficient η
+  ScheduleOptions schedule{};    ///< warm-up, then cosine decay over the whole run
+  double clip_grad_norm = 0.0;   ///< clip the global gradient norm to this (0: off)
+  std::uint64_t seed = 0;        ///< seeds the epoch permutations
+  int64_t log_every = 10;        ///< read the loss back (and call on_log hooks) every this many steps
+  int64_t max_steps = -1;        ///< stop after this many steps in all (-1: run every epoch)
+  bool verbose = false;          ///< print a line at each logging step
+  bool bf16_autocast = false;    ///< CUDA only: the encoder's forward in bfloat16 autocast; the
+                                 ///< loss is computed in float32
+  bool channels_last = false;    ///< CUDA only: images and convolution weights in channels-last
+  bool keep_freed_memory = true; ///< CPU: glibc keeps freed memory for the next step instead of
+                                 ///< returning it to the kernel (train/memory.hpp)
+};
+
+/// The loss read back at one logging step.
+struct StepLog {
+  int64_t epoch = 0;            ///< 0-based epoch of the step
+  int64_t step = 0;             ///< 1-based count of optimiser steps so far
+  double loss = 0.0;
+  double learning_rate = 0.0;
+  double images_per_second = 0.0;  ///< since the previous logging step
+  int64_t total_steps = 0;
+  int64_t batch_size = 0;
+};
+
+/// Passed to on_epoch_end hooks.
+struct EpochEnd {
+  int64_t epoch = 0;            ///< the epoch just finished (0-based)
+  int64_t step = 0;
+};
+
+struct TrainResult {
+  std::vector<StepLog> log;
+  int64_t steps = 0;            ///< optimiser steps taken by this call
+  int64_t images = 0;           ///< anchors trained on by this call
+  double seconds = 0.0;         ///< wall time of training, hooks included
+  double images_per_second() const { return seconds > 0 ? images / seconds : 0.0; }
+};
+
+}  // namespace selfsup
