@@ -1,17 +1,43 @@
-# Builds one target that must not compile, and checks that the compiler's first error line is
-# selfsup's own message. Arguments: -DBUILD_DIR= -DTARGET= -DSOURCE= (the source names the
-# expected message on its first line: `// expect: ...`).
-file(STRINGS "${SOURCE}" first_line LIMIT_COUNT 1)
-string(REGEX REPLACE "^// expect: " "" expected "${first_line}")
-execute_process(COMMAND "${CMAKE_COMMAND}" --build "${BUILD_DIR}" --target "${TARGET}"
+# Builds every must-not-compile target at once (in parallel, keeping going past failures) and
+# checks, for each, that the compiler's first error line contains selfsup's own message.
+# Arguments: -DBUILD_DIR= -DSOURCES=<list of sources>; each source names its target
+# compile_fail_<stem> and the expected message on its first line: `// expect: ...`.
+set(targets)
+foreach(source IN LISTS SOURCES)
+  get_filename_component(name "${source}" NAME_WE)
+  list(APPEND targets compile_fail_${name})
+endforeach()
+execute_process(COMMAND "${CMAKE_COMMAND}" --build "${BUILD_DIR}" --target ${targets} -- -k 0
                 RESULT_VARIABLE result OUTPUT_VARIABLE output ERROR_VARIABLE output)
-if(result EQUAL 0)
-  message(FATAL_ERROR "${TARGET} compiled, but must not: expected the error\n  ${expected}")
+# Ninja prints each failed command's output after a line "FAILED: <object>".
+string(REPLACE ";" "\\;" output "${output}")
+string(REGEX REPLACE "\nFAILED: " "\n;FAILED: " blocks "${output}")
+set(failures 0)
+foreach(source IN LISTS SOURCES)
+  get_filename_component(name "${source}" NAME_WE)
+  file(STRINGS "${source}" first_line LIMIT_COUNT 1)
+  string(REGEX REPLACE "^// expect: " "" expected "${first_line}")
+  set(block "")
+  foreach(b IN LISTS blocks)
+    if(b MATCHES "^FAILED: [^\n]*compile_fail_${name}\\.dir")
+      set(block "${b}")
+    endif()
+  endforeach()
+  if(block STREQUAL "")
+    message(SEND_ERROR "compile_fail_${name} compiled, but must not: expected the error\n  ${expected}")
+    math(EXPR failures "${failures} + 1")
+    continue()
+  endif()
+  string(REGEX MATCH "[^\n]*error:[^\n]*" first_error "${block}")
+  string(FIND "${first_error}" "${expected}" at)
+  if(at EQUAL -1)
+    message(SEND_ERROR "compile_fail_${name}: the first error line is\n  ${first_error}\n"
+                       "but should contain\n  ${expected}\nFull output:\n${block}")
+    math(EXPR failures "${failures} + 1")
+  else()
+    message(STATUS "compile_fail_${name}: ${expected}")
+  endif()
+endforeach()
+if(failures GREATER 0)
+  message(FATAL_ERROR "${failures} must-not-compile check(s) failed")
 endif()
-string(REGEX MATCH "[^\n]*error:[^\n]*" first_error "${output}")
-string(FIND "${first_error}" "${expected}" at)
-if(at EQUAL -1)
-  message(FATAL_ERROR "${TARGET}: the first error line is\n  ${first_error}\n"
-                      "but should contain\n  ${expected}\nFull output:\n${output}")
-endif()
-message(STATUS "${TARGET}: first error is selfsup's message: ${expected}")
