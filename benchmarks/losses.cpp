@@ -11,6 +11,7 @@
 // python3-torch, same thread count), and prints the ratios. With --memory it runs one forward +
 // backward of the blocked loss alone at a large N and prints the process's peak resident memory
 // (on the CPU), to show memory growing as O(N · block) rather than O(N²).
+#include "cli.hpp"
 #include "peer.hpp"
 
 #include <selfsup/selfsup.hpp>
@@ -63,19 +64,17 @@ int main(int argc, char** argv) {
   int threads = 2, reps = 20;
   bool peer = true, memory = false;
   std::string device_name = "cpu";
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    auto next = [&] { return std::stoll(argv[++i]); };
-    if (flag == "--n") n = next();
-    else if (flag == "--d") d = next();
-    else if (flag == "--threads") threads = static_cast<int>(next());
-    else if (flag == "--reps") reps = static_cast<int>(next());
-    else if (flag == "--block") block = next();
-    else if (flag == "--no-peer") peer = false;
-    else if (flag == "--memory") memory = true;
-    else if (flag == "--device") device_name = argv[++i];
-    else { fmt::print(stderr, "bench_losses: unknown argument '{}'\n", flag); return 2; }
-  }
+  CLI::App app{"Times NT-Xent (fused, blocked and the plain composition) forward and backward.", "bench_losses"};
+  app.add_option("--n", n, "rows per view")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 20));
+  app.add_option("--d", d, "embedding width")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 16));
+  app.add_option("--threads", threads, "torch CPU threads")->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--reps", reps, "timed repetitions")->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--block", block, "rows per block of the blocked loss")
+      ->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  app.add_flag("!--no-peer", peer, "skip the Python peer");
+  app.add_flag("--memory", memory, "measure peak memory of the blocked loss instead");
+  app.add_option("--device", device_name)->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
+  if (auto exit = bench::parse(app, argc, argv)) return *exit;
   torch::set_num_threads(threads);
   torch::manual_seed(0);
   const torch::Device device(device_name == "cuda" ? torch::kCUDA : torch::kCPU);

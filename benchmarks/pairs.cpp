@@ -10,6 +10,7 @@
 // the 10th/90th percentiles in microseconds, per device. On the CPU, the peer
 // (benchmarks/pairs_peer.py, Debian's python3) draws the same partners the usual way, from a
 // Python dict of partner lists, and the ratio is printed (--no-peer skips it).
+#include "cli.hpp"
 #include "peer.hpp"
 
 #include <selfsup/data/pair_table.hpp>
@@ -107,29 +108,15 @@ int main(int argc, char** argv) {
   int reps = 2000, threads = 2;
   std::string which = "all";
   bool peer = true;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string_view a = argv[i];
-    if (a == "--no-peer") {
-      peer = false;
-      --i;
-      continue;
-    }
-    if (i + 1 >= argc) {
-      fmt::print(stderr, "bench_pairs: {} needs a value\n", a);
-      return 2;
-    }
-    const std::string v = argv[i + 1];
-    if (a == "--pairs") n_pairs = std::stoll(v);
-    else if (a == "--images") images = std::stoll(v);
-    else if (a == "--batch") batch = std::stoll(v);
-    else if (a == "--reps") reps = std::stoi(v);
-    else if (a == "--threads") threads = std::stoi(v);
-    else if (a == "--device") which = v;
-    else {
-      fmt::print(stderr, "bench_pairs: unknown option {}\n", a);
-      return 2;
-    }
-  }
+  CLI::App app{"Times drawing semantic partners (pairs::Semantic) from a large pair table.", "bench_pairs"};
+  app.add_option("--pairs", n_pairs, "pairs in the table")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 32));
+  app.add_option("--images", images, "images in the dataset")->capture_default_str()->check(CLI::Range(int64_t{2}, int64_t{1} << 32));
+  app.add_option("--batch", batch, "anchors per draw")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+  app.add_option("--reps", reps, "timed draws")->capture_default_str()->check(CLI::Range(1, 100'000'000));
+  app.add_option("--threads", threads, "torch CPU threads")->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_option("--device", which)->capture_default_str()->check(CLI::IsMember({"cpu", "cuda", "all"}));
+  app.add_flag("!--no-peer", peer, "skip the Python peer");
+  if (auto exit = bench::parse(app, argc, argv)) return *exit;
   torch::set_num_threads(threads);
   fmt::print("bench_pairs: LibTorch {}.{}.{}, {} CPU threads\n", TORCH_VERSION_MAJOR, TORCH_VERSION_MINOR,
              TORCH_VERSION_PATCH, threads);

@@ -7,6 +7,7 @@
 //
 // The peer runs only for the CPU and the CIFAR recipe; it needs Debian's python3-torchvision.
 
+#include "cli.hpp"
 #include "peer.hpp"
 
 #include <selfsup/selfsup.hpp>
@@ -30,24 +31,18 @@ struct Args {
   bool peer = true;
 };
 
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string k = argv[i];
-    auto next = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument("bench_views: " + k + " needs a value");
-      return argv[++i];
-    };
-    if (k == "--device") a.device = next();
-    else if (k == "--recipe") a.recipe = next();
-    else if (k == "--batch") a.batch = std::stoll(next());
-    else if (k == "--side") a.side = std::stoll(next());
-    else if (k == "--iterations") a.iterations = std::stoi(next());
-    else if (k == "--threads") a.threads = std::stoi(next());
-    else if (k == "--no-peer") a.peer = false;
-    else throw std::invalid_argument("bench_views: unknown argument " + k);
-  }
-  return a;
+/// The command line into `a`; the exit status when the program should stop now.
+std::optional<int> parse(int argc, char** argv, Args& a) {
+  CLI::App app{"Times SimCLR's views on a batch of uint8 images.", "bench_views"};
+  app.add_option("--device", a.device)->capture_default_str()->check(CLI::IsMember({"cpu", "cuda"}));
+  app.add_option("--recipe", a.recipe, "cifar: side --side; imagenet: 256 px to 224 px")
+      ->capture_default_str()->check(CLI::IsMember({"cifar", "imagenet"}));
+  app.add_option("--batch", a.batch)->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{1} << 20));
+  app.add_option("--side", a.side, "image side (cifar recipe)")->capture_default_str()->check(CLI::Range(int64_t{8}, int64_t{4096}));
+  app.add_option("--iterations", a.iterations)->capture_default_str()->check(CLI::Range(1, 1'000'000));
+  app.add_option("--threads", a.threads, "torch CPU threads")->capture_default_str()->check(CLI::Range(1, 1024));
+  app.add_flag("!--no-peer", a.peer, "skip the torchvision peer");
+  return bench::parse(app, argc, argv);
 }
 
 void synchronize(const torch::Device& device) {
@@ -58,8 +53,13 @@ void synchronize(const torch::Device& device) {
 
 int main(int argc, char** argv) {
   namespace views = selfsup::views;
-  const auto a = parse(argc, argv);
+  Args a;
+  if (auto exit = parse(argc, argv, a)) return *exit;
   torch::set_num_threads(a.threads);
+  if (a.device == "cuda" && !torch::cuda::is_available()) {
+    fmt::print(stderr, "bench_views: --device cuda, but no CUDA device is available\n");
+    return 1;
+  }
   const torch::Device device(a.device);
   const bool imagenet = a.recipe == "imagenet";
   const int64_t out = imagenet ? 224 : a.side;

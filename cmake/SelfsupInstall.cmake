@@ -3,7 +3,13 @@ include(CMakePackageConfigHelpers)
 
 set(SELFSUP_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/selfsup")
 
-install(TARGETS selfsup EXPORT selfsupTargets)
+if(TARGET selfsup_report)
+  set(SELFSUP_REPORT TRUE)
+  install(TARGETS selfsup selfsup_report EXPORT selfsupTargets)
+else()
+  set(SELFSUP_REPORT FALSE)
+  install(TARGETS selfsup EXPORT selfsupTargets)
+endif()
 install(DIRECTORY "${PROJECT_SOURCE_DIR}/include/selfsup" DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")
 install(EXPORT selfsupTargets NAMESPACE selfsup:: DESTINATION "${SELFSUP_CMAKE_DIR}")
 

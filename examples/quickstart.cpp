@@ -1,16 +1,20 @@
 // quickstart: SimCLR on the embedded dataset, then kNN accuracy of the frozen features.
 //
 //   quickstart [--epochs N] [--seed S] [--per-class K] [--device cpu|cuda]
+//   quickstart --help
 //
 // Trains a small CNN with augmented pairs (two crop-and-flip views of one image), in-batch
-// negatives and NT-Xent, and prints the loss as it trains and the kNN top-1 accuracy on the test
-// and shifted splits before and after training.
+// negatives and NT-Xent, shows its progress as it trains (epoch, step, loss, images per second,
+// time left), and prints the kNN top-1 accuracy on the test and shifted splits before and after.
+#include "common/example_support.hpp"
+
 #include <selfsup/selfsup.hpp>
 
 #include <fmt/core.h>
 
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -23,28 +27,23 @@ struct Args {
   std::string device = "cpu";
 };
 
-static Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument(fmt::format("quickstart: {} needs a value", flag));
-      return argv[++i];
-    };
-    if (flag == "--epochs") a.epochs = std::stoll(value());
-    else if (flag == "--seed") a.seed = std::stoull(value());
-    else if (flag == "--per-class") a.per_class = std::stoll(value());
-    else if (flag == "--device") a.device = value();
-    else throw std::invalid_argument(fmt::format("quickstart: unknown argument '{}'", flag));
-  }
-  if (a.device != "cpu" && a.device != "cuda")
-    throw std::invalid_argument(fmt::format("quickstart: --device must be cpu or cuda, got '{}'", a.device));
-  return a;
+/// The command line into `a`; the exit status when the program should stop now.
+static std::optional<int> parse(int argc, char** argv, Args& a) {
+  namespace ex = ss::examples;
+  CLI::App app{"SimCLR on the embedded dataset, then kNN accuracy of the frozen features.", "quickstart"};
+  ex::name_errors(app);
+  app.add_option("--epochs", a.epochs)->capture_default_str()->check(CLI::Range(int64_t{1}, ex::max_epochs));
+  ex::add_seed(app, a.seed);
+  app.add_option("--per-class", a.per_class, "training images generated per class")
+      ->capture_default_str()->check(CLI::Range(int64_t{13}, int64_t{1'000'000}));  // at least one batch of 128
+  ex::add_device(app, a.device);
+  return ex::parse(app, argc, argv);
 }
 
 int main(int argc, char** argv) try {
-  const Args args = parse(argc, argv);
-  const torch::Device device(args.device == "cuda" ? torch::kCUDA : torch::kCPU);
+  Args args;
+  if (auto exit = parse(argc, argv, args)) return *exit;
+  const torch::Device device = ss::examples::parse_device("quickstart", args.device);
   torch::manual_seed(args.seed);
 
   const ss::data::SyntheticOptions data_options{.classes = 10, .per_class = args.per_class, .size = 32,
@@ -61,13 +60,14 @@ int main(int argc, char** argv) try {
   auto encoder = ss::models::make_small_cnn_encoder({.width = 16}, {.hidden_dim = 256, .out_dim = 64});
   ss::Trainer trainer(std::move(recipe), encoder,
                       {.epochs = args.epochs, .batch_size = 128, .learning_rate = 0.1,
-                       .seed = args.seed, .log_every = 15, .verbose = true});
+                       .seed = args.seed, .log_every = 5});
 
   const ss::eval::KNNOptions knn{.k = 20, .temperature = 0.1};
   auto before = ss::eval::knn_evaluate(trainer.encoder(), train, test, knn);
   auto before_shifted = ss::eval::knn_evaluate(trainer.encoder(), train, shifted, knn);
   fmt::print("SimCLR on the embedded dataset: {} training images, device {}\n", train.size(), args.device);
-  auto result = trainer.fit(train);
+  ss::hooks::Progress progress;
+  auto result = trainer.fit(train, progress);
   auto after = ss::eval::knn_evaluate(trainer.encoder(), train, test, knn);
   auto after_shifted = ss::eval::knn_evaluate(trainer.encoder(), train, shifted, knn);
 

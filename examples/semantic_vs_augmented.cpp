@@ -3,7 +3,8 @@
 //   semantic_vs_augmented [--device cpu|cuda] [--epochs N] [--seed S]
 //                         [--data synthetic|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH]
 //                         [--pairs FILE] [--json PATH] [--plot PATH] [--per-class K]
-//                         [--image-size S] [--batch-size B]
+//                         [--image-size S] [--batch-size B] [--log-every S] [--progress-every SECONDS]
+//   semantic_vs_augmented --help
 //
 // The study of Alkhalefi, Leontidis & Zhong (2025) in one command: the same SimCLR recipe
 // (SimCLR's views, in-batch negatives, NT-Xent), the same encoder, seed and budget, trained with
@@ -14,7 +15,9 @@
 //   same_label   an image and a random other image of its label
 // It prints kNN top-1 on the test split and on a shifted split (nuisance factors outside the
 // training range: the stand-in for transfer), linear-probe top-1 and training images per second;
-// writes the same as JSON (--json) and an SVG of the kNN curves (--plot).
+// writes the same as JSON (--json) and an SVG of the kNN curves (--plot). While it trains it shows
+// progress: a live line on a terminal; in a log file a line at every epoch end and at least every
+// 30 seconds (--progress-every).
 //
 // On the embedded dataset (the default) the semantic pairs are its curated pair table. For
 // CIFAR, STL-10 or an image folder (PATH/train/<class>/<image> and PATH/val/..., decoded at
@@ -23,12 +26,15 @@
 // datasets have no shifted split.
 #include "common/example_support.hpp"
 
+#include <selfsup/report/json.hpp>
+#include <selfsup/report/svg.hpp>
 #include <selfsup/selfsup.hpp>
 
 #include <fmt/core.h>
 
 #include <cstdlib>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -41,30 +47,39 @@ struct Args {
   ss::examples::DataOptions data{};
   std::string json;
   std::string plot = "semantic_vs_augmented.svg";
+  int64_t log_every = 5;
+  double progress_seconds = 30.0;
 };
 
-static Args parse(int argc, char** argv) {
-  Args a;
-  ss::examples::Cli cli("semantic_vs_augmented", argc, argv);
-  while (cli.next()) {
-    if (cli.is("--device")) a.device = cli.value();
-    else if (cli.is("--epochs")) a.epochs = cli.integer(1);
-    else if (cli.is("--seed")) a.data.seed = static_cast<std::uint64_t>(cli.integer(0));
-    else if (cli.is("--data")) a.data.spec = cli.value();
-    else if (cli.is("--pairs")) a.data.pairs = cli.value();
-    else if (cli.is("--json")) a.json = cli.value();
-    else if (cli.is("--plot")) a.plot = cli.value();
-    else if (cli.is("--per-class")) a.data.per_class = cli.integer(2);
-    else if (cli.is("--batch-size")) a.batch_size = cli.integer(2);
-    else if (cli.is("--image-size")) a.data.image_size = cli.integer(8, 1024);
-    else cli.unknown();
-  }
-  return a;
+/// The command line into `a`; the exit status when the program should stop now.
+static std::optional<int> parse(int argc, char** argv, Args& a) {
+  namespace ex = ss::examples;
+  using CLI::Range;
+  CLI::App app{"Where should positive pairs come from? SimCLR trained with augmented, semantic, mixed and "
+               "same-label positives, compared by kNN and linear-probe accuracy.", "semantic_vs_augmented"};
+  ex::name_errors(app);
+  ex::add_device(app, a.device);
+  app.add_option("--epochs", a.epochs)->capture_default_str()->check(Range(int64_t{1}, ex::max_epochs));
+  app.add_option("--batch-size", a.batch_size, "anchors per step")
+      ->capture_default_str()->check(Range(int64_t{2}, ex::max_batch));
+  ex::add_data_options(app, a.data);
+  app.add_option("--json", a.json, "write the results to this JSON file");
+  app.add_option("--plot", a.plot, "write an SVG of the kNN curves here (empty: none)")->capture_default_str();
+  app.add_option("--log-every", a.log_every, "read the loss back every this many steps (progress lines)")
+      ->capture_default_str()->check(Range(int64_t{1}, ex::max_steps));
+  app.add_option("--progress-every", a.progress_seconds,
+                 "without a terminal: a progress line at least this often (seconds), besides every epoch end")
+      ->capture_default_str()->check(Range(0.0, 86400.0));
+  return ex::parse(app, argc, argv);
 }
 
 int main(int argc, char** argv) try {
-  const Args args = parse(argc, argv);
-  const torch::Device device = ss::examples::parse_device("semantic_vs_augmented", args.device);
+  Args args;
+  if (auto exit = parse(argc, argv, args)) return *exit;
+  constexpr std::string_view program = "semantic_vs_augmented";
+  const torch::Device device = ss::examples::parse_device(program, args.device);
+  ss::examples::check_output(program, "--json", args.json);
+  ss::examples::check_output(program, "--plot", args.plot);
   const auto d = ss::examples::load_data("semantic_vs_augmented", args.data, device);
   const std::uint64_t seed = args.data.seed;
   const int64_t size = d.train.all_images().size(2);
@@ -78,10 +93,11 @@ int main(int argc, char** argv) try {
 
   ss::ablation::Options options{
       .trainer = {.epochs = args.epochs, .batch_size = args.batch_size, .learning_rate = 0.1,
-                  .schedule = {.warmup_steps = 10}, .seed = seed, .log_every = 1000},
+                  .schedule = {.warmup_steps = 10}, .seed = seed, .log_every = args.log_every},
       .knn = {.k = 20, .temperature = 0.1},
       .probe = {.max_iterations = 100, .seed = seed},
-      .seed = seed};
+      .seed = seed,
+      .progress = {.interval_seconds = args.progress_seconds}};
   auto make_encoder = [&] {
     return ss::models::make_small_cnn_encoder({.width = 16}, ss::models::EncoderOptions{.projector = {.hidden_dim = 256, .out_dim = 64}});
   };
@@ -112,12 +128,10 @@ int main(int argc, char** argv) try {
   }
   ss::ablation::print_table(results);
   if (!args.json.empty()) {
-    ss::ablation::write_json(results, args.json);
-    fmt::print("wrote {}\n", args.json);
+    ss::examples::write_output(program, args.json, [&](const std::string& p) { ss::report::write_json(results, p); });
   }
   if (!args.plot.empty()) {
-    ss::ablation::write_svg(results, args.plot);
-    fmt::print("wrote {}\n", args.plot);
+    ss::examples::write_output(program, args.plot, [&](const std::string& p) { ss::report::write_svg(results, p); });
   }
   return EXIT_SUCCESS;
 } catch (const c10::Error& e) {

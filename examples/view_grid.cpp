@@ -3,10 +3,13 @@
 //
 //   view_grid [--out views.png] [--recipe simclr|simclr-imagenet|byol|crop-flip] [--views 6]
 //             [--size 64] [--seed 0] [--device cpu|cuda] [image files ...]
+//   view_grid --help
 //
 // Without image files it uses eight images of selfsup's embedded synthetic dataset. Image files
 // (PNG, JPEG, BMP, ...) are read with stb_image and may have different sizes: the recipe crops
 // each one straight from its source. For BYOL, odd columns are first views, even ones second.
+#include "common/example_support.hpp"
+
 #include <selfsup/selfsup.hpp>
 
 #define STB_IMAGE_IMPLEMENTATION
@@ -17,6 +20,7 @@
 #include <fmt/core.h>
 
 #include <exception>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,24 +39,21 @@ struct Args {
   std::vector<std::string> files;
 };
 
-Args parse(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string flag = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw std::invalid_argument("view_grid: " + flag + " needs a value");
-      return argv[++i];
-    };
-    if (flag == "--out") a.out = value();
-    else if (flag == "--recipe") a.recipe = value();
-    else if (flag == "--views") a.views = std::stoll(value());
-    else if (flag == "--size") a.size = std::stoll(value());
-    else if (flag == "--seed") a.seed = std::stoull(value());
-    else if (flag == "--device") a.device = value();
-    else if (flag.rfind("--", 0) == 0) throw std::invalid_argument("view_grid: unknown flag " + flag);
-    else a.files.push_back(flag);
-  }
-  return a;
+/// The command line into `a`; the exit status when the program should stop now.
+std::optional<int> parse(int argc, char** argv, Args& a) {
+  namespace ex = ss::examples;
+  CLI::App app{"Writes a PNG grid of a batch and its views under an augmentation recipe.", "view_grid"};
+  ex::name_errors(app);
+  app.add_option("--out", a.out, "the PNG file to write")->capture_default_str();
+  app.add_option("--recipe", a.recipe, "the augmentation recipe")
+      ->capture_default_str()->check(CLI::IsMember({"simclr", "simclr-imagenet", "byol", "crop-flip"}));
+  app.add_option("--views", a.views, "views of each image")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{64}));
+  app.add_option("--size", a.size, "side of each view")->capture_default_str()->check(CLI::Range(int64_t{8}, int64_t{1024}));
+  ex::add_seed(app, a.seed);
+  ex::add_device(app, a.device);
+  app.add_option("files", a.files, "image files (PNG, JPEG, BMP, ...); default: eight embedded images")
+      ->check(CLI::ExistingFile);
+  return ex::parse(app, argc, argv);
 }
 
 // uint8 (3, H, W) from an image file.
@@ -96,8 +97,10 @@ torch::Tensor whole(const torch::Tensor& image, int64_t size) {
 }  // namespace
 
 int main(int argc, char** argv) try {
-  const auto a = parse(argc, argv);
-  const torch::Device device(a.device);
+  Args a;
+  if (auto exit = parse(argc, argv, a)) return *exit;
+  const torch::Device device = ss::examples::parse_device("view_grid", a.device);
+  ss::examples::check_output("view_grid", "--out", a.out);
   std::vector<torch::Tensor> originals;  // uint8 (3, H_i, W_i)
   torch::Tensor grid_views;              // (V, B, 3, S, S)
   if (a.files.empty()) {
@@ -121,9 +124,16 @@ int main(int argc, char** argv) try {
     }
   }
   auto pixels = canvas.clamp(0, 1).mul(255).round().to(torch::kByte).permute({1, 2, 0}).contiguous();
-  if (!stbi_write_png(a.out.c_str(), static_cast<int>(pixels.size(1)), static_cast<int>(pixels.size(0)), 3,
-                      pixels.data_ptr<uint8_t>(), static_cast<int>(pixels.size(1) * 3))) {
-    throw std::runtime_error("view_grid: cannot write " + a.out);
+  std::string png;
+  auto append = [](void* out, void* data, int size) { static_cast<std::string*>(out)->append(static_cast<const char*>(data), static_cast<size_t>(size)); };
+  if (!stbi_write_png_to_func(append, &png, static_cast<int>(pixels.size(1)), static_cast<int>(pixels.size(0)), 3,
+                              pixels.data_ptr<uint8_t>(), static_cast<int>(pixels.size(1) * 3))) {
+    throw std::runtime_error("view_grid: cannot encode the PNG for " + a.out);
+  }
+  try {
+    ss::report::write_file_atomically(a.out, png);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("view_grid: {}", e.what()));
   }
   fmt::print("view_grid: wrote {} ({} images x {} {} views of {}x{}, device {})\n", a.out, rows, a.views,
              a.recipe, s, s, device.str());

@@ -1,15 +1,18 @@
 #pragma once
-// What the example programs share: a small command-line reader whose errors name the program,
-// the flag and the value, and the datasets they train on (--data synthetic | cifar10:PATH |
-// cifar100:PATH | stl10:PATH | folder:PATH, with an optional semantic pair table).
+// What the example programs share: command lines through CLI11 (every flag with its default and
+// allowed values in --help, errors that name the program, the flag and the value), the datasets
+// they train on (--data synthetic | cifar10:PATH | cifar100:PATH | stl10:PATH | folder:PATH, a
+// budget of --per-class images per class, an optional semantic pair table), and output paths
+// checked before the long work starts.
 #include <selfsup/selfsup.hpp>
+#include <selfsup/report/file.hpp>
 #if SELFSUP_EXAMPLES_IMAGE_IO
 #include <selfsup/data/image_folder.hpp>
 #endif
 
+#include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
-#include <charconv>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -17,89 +20,90 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <system_error>
 
 namespace selfsup::examples {
 
-/// Reads `--flag value` arguments in order:
-///   Cli cli("train", argc, argv);
-///   while (cli.next()) {
-///     if (cli.is("--epochs")) epochs = cli.integer(1);
-///     else cli.unknown();
-///   }
-class Cli {
- public:
-  Cli(std::string program, int argc, char** argv) : program_(std::move(program)), argc_(argc), argv_(argv) {}
+/// Makes `app`'s parse errors start with the program's name ("train: --epochs: Value 0 not in
+/// range 1 to 100000").
+inline void name_errors(CLI::App& app) {
+  app.failure_message([](const CLI::App* a, const CLI::Error& e) {
+    return a->get_name() + ": " + CLI::FailureMessage::simple(a, e);
+  });
+}
 
-  /// Moves to the next flag; false at the end.
-  bool next() {
-    if (++i_ >= argc_) return false;
-    flag_ = argv_[i_];
-    return true;
+/// Parses the command line; the exit status when the program should stop now (after --help: 0;
+/// after an error, printed with the program's name: not 0).
+inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
   }
-  bool is(std::string_view flag) const { return flag_ == flag; }
-  const std::string& flag() const { return flag_; }
-  const std::string& program() const { return program_; }
+  return std::nullopt;
+}
 
-  /// The flag's value (the next argument).
-  std::string value() {
-    if (i_ + 1 >= argc_) fail(fmt::format("{} needs a value", flag_));
-    return argv_[++i_];
-  }
+/// Upper bounds of numeric flags: beyond them a value is a typo, not a plan.
+inline constexpr int64_t max_epochs = 100'000;
+inline constexpr int64_t max_batch = 1 << 20;
+inline constexpr int64_t max_steps = int64_t{1} << 40;
 
-  /// The flag's value as an integer in [lo, hi].
-  int64_t integer(int64_t lo = std::numeric_limits<int64_t>::min(),
-                  int64_t hi = std::numeric_limits<int64_t>::max()) {
-    const auto v = value();
-    int64_t n = 0;
-    const auto [end, error] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (error != std::errc() || end != v.data() + v.size() || n < lo || n > hi) {
-      fail(fmt::format("{} expects an integer in [{}, {}], got '{}'", flag_, lo, hi, v));
-    }
-    return n;
-  }
+/// --device cpu|cuda.
+inline void add_device(CLI::App& app, std::string& device) {
+  app.add_option("--device", device, "where to train (cuda: the first GPU)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cpu", "cuda"}));
+}
 
-  /// The flag's value as a finite number in [lo, hi].
-  double real(double lo = -std::numeric_limits<double>::max(), double hi = std::numeric_limits<double>::max()) {
-    const auto v = value();
-    double x = 0;
-    const auto [end, error] = std::from_chars(v.data(), v.data() + v.size(), x);
-    if (error != std::errc() || end != v.data() + v.size() || !(x >= lo && x <= hi)) {
-      fail(fmt::format("{} expects a number in [{}, {}], got '{}'", flag_, lo, hi, v));
-    }
-    return x;
-  }
+/// --seed S: a non-negative integer.
+inline void add_seed(CLI::App& app, std::uint64_t& seed) {
+  app.add_option("--seed", seed, "seeds the data, the weights, the views and the batches")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+}
 
-  [[noreturn]] void unknown() const { fail(fmt::format("unknown argument '{}'", flag_)); }
-  [[noreturn]] void fail(const std::string& what) const {
-    throw std::invalid_argument(fmt::format("{}: {}", program_, what));
-  }
-
- private:
-  std::string program_;
-  int argc_;
-  char** argv_;
-  int i_ = 0;
-  std::string flag_;
-};
-
-/// `cpu` or `cuda` (checked to be available).
+/// The device named by --device (checked to be available).
 inline torch::Device parse_device(std::string_view program, const std::string& name) {
-  if (name == "cpu") return torch::kCPU;
   if (name == "cuda") {
     if (!torch::cuda::is_available()) {
       throw std::invalid_argument(fmt::format("{}: --device cuda, but no CUDA device is available", program));
     }
     return torch::kCUDA;
   }
-  throw std::invalid_argument(fmt::format("{}: --device must be cpu or cuda, got '{}'", program, name));
+  if (name != "cpu") throw std::invalid_argument(fmt::format("{}: --device must be cpu or cuda, got '{}'", program, name));
+  return torch::kCPU;
+}
+
+/// Checks that `path` (given with `flag`) can be written, before the long work starts; nothing
+/// for an empty path (the output is off).
+inline void check_output(std::string_view program, std::string_view flag, const std::string& path) {
+  if (path.empty()) return;
+  try {
+    report::check_writable(path, flag);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", program, e.what()));
+  }
+}
+
+/// Writes an output file with `write(path)`, naming the program in any error.
+template <class Write>
+void write_output(std::string_view program, const std::string& path, Write&& write) {
+  try {
+    write(path);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(fmt::format("{}: {}", program, e.what()));
+  }
+  fmt::print("wrote {}\n", path);
 }
 
 struct DataOptions {
-  std::string spec = "synthetic";  ///< --data
-  std::string pairs;               ///< --pairs FILE: a semantic pair table of the training split
-  int64_t per_class = 300;         ///< synthetic: training images per class
-  int64_t image_size = 64;         ///< folder: side of the decoded images
+  std::string spec = "synthetic";    ///< --data
+  std::string pairs;                 ///< --pairs FILE: a semantic pair table of the training split
+  /// --per-class K: synthetic: training images generated per class (default
+  /// `synthetic_per_class`); other datasets: a seeded class-balanced subset of K images per
+  /// class of the training split (default: all of it).
+  std::optional<int64_t> per_class;
+  int64_t synthetic_per_class = 300;
+  int64_t image_size = 64;           ///< folder: side of the decoded images
   std::uint64_t seed = 0;
 };
 
@@ -113,26 +117,67 @@ struct Data {
 inline constexpr std::string_view data_forms =
     "synthetic, cifar10:PATH, cifar100:PATH, stl10:PATH or folder:PATH";
 
+/// --data, --pairs, --per-class, --image-size and --seed, into `d`.
+inline void add_data_options(CLI::App& app, DataOptions& d) {
+  app.add_option("--data", d.spec, "synthetic (the embedded dataset), cifar10:PATH, cifar100:PATH, stl10:PATH or "
+                                   "folder:PATH (PATH/train/<class>/<image>, PATH/val/...)")
+      ->capture_default_str()
+      ->check(CLI::Validator(
+          [](std::string& v) -> std::string {
+            if (v == "synthetic") return {};
+            for (std::string_view prefix : {"cifar10:", "cifar100:", "stl10:", "folder:"}) {
+              if (v.rfind(prefix, 0) == 0) {
+                return v.size() > prefix.size() ? std::string() : fmt::format("needs a path after '{}'", prefix);
+              }
+            }
+            return fmt::format("must be {}, got '{}'", data_forms, v);
+          },
+          "synthetic|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH", "data"));
+  app.add_option("--pairs", d.pairs, "a semantic pair table (CSV) of the full training split; remapped to the "
+                                     "--per-class subset")
+      ->check(CLI::ExistingFile);
+  app.add_option("--per-class", d.per_class,
+                 fmt::format("images per class: synthetic: generated (default {}); other datasets: a seeded "
+                             "class-balanced subset of the training split (default: all)", d.synthetic_per_class))
+      ->check(CLI::Range(int64_t{2}, int64_t{10'000'000}));
+  app.add_option("--image-size", d.image_size, "folder: side of the decoded images")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{8}, int64_t{1024}));
+  add_seed(app, d.seed);
+}
+
 /// Loads the training and test splits named by `options.spec` onto `device`:
-///   synthetic      the embedded dataset (train, test and shifted splits; its curated pair table)
+///   synthetic      the embedded dataset (train, test and shifted splits; its curated pair table),
+///                  `per_class` images generated per class
 ///   cifar10:PATH   the binary release (PATH/cifar-10-batches-bin or PATH itself)
 ///   cifar100:PATH  likewise (cifar-100-binary), fine labels
 ///   stl10:PATH     stl10_binary (train and test; the unlabeled split is not used)
 ///   folder:PATH    PATH/train/<class>/<image> and PATH/val/<class>/<image> (JPEG or PNG; the
 ///                  ImageNet and Imagenette layout), decoded once at `image_size`
-/// A pair table (`options.pairs`) indexes the training split, by index or by path (folders).
-inline Data load_data(std::string_view program, const DataOptions& options, const torch::Device& device) {
+/// Outside the embedded dataset, `per_class` keeps a seeded class-balanced subset of the training
+/// split, chosen from its labels before any image is loaded; a larger `per_class` than a class
+/// has is an error. A pair table (`options.pairs`) indexes the full training split, by index or
+/// by path (folders), and is remapped to the subset (pairs leaving it are dropped and counted).
+inline Data load_data(std::string_view program, const DataOptions& options, const torch::Device& device) try {
   const auto& spec = options.spec;
   auto root_of = [&](std::string_view prefix) -> std::optional<std::filesystem::path> {
     if (spec.rfind(prefix, 0) != 0) return std::nullopt;
     auto root = spec.substr(prefix.size());
-    if (root.empty()) throw std::invalid_argument(fmt::format("{}: --data {} needs a path after '{}'", program, spec, prefix));
+    if (root.empty()) throw std::invalid_argument(fmt::format("--data {} needs a path after '{}'", spec, prefix));
     return std::filesystem::path(root);
   };
+  // The subset of the training split with these labels, or undefined for all of it.
+  auto choose = [&](const torch::Tensor& labels) -> torch::Tensor {
+    if (!options.per_class) return {};
+    return data::class_balanced_subset(labels, *options.per_class, options.seed, "--per-class");
+  };
   Data d;
+  torch::Tensor chosen;
+  int64_t full_size = 0;
   std::vector<std::string> paths;
   if (spec == "synthetic") {
-    const data::SyntheticOptions train{.classes = 10, .per_class = options.per_class, .size = 32, .seed = options.seed};
+    const int64_t per_class = options.per_class.value_or(options.synthetic_per_class);
+    const data::SyntheticOptions train{.classes = 10, .per_class = per_class, .size = 32, .seed = options.seed};
     const data::SyntheticOptions eval{.classes = 10, .per_class = 100, .size = 32, .seed = options.seed};
     d.train = data::make_synthetic(train, data::SyntheticSplit::train, device);
     d.test = data::make_synthetic(eval, data::SyntheticSplit::test, device);
@@ -140,15 +185,28 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
     d.pairs = data::make_synthetic_pairs(train, {.seed = options.seed});
     d.name = "the embedded dataset";
   } else if (auto root = root_of("cifar10:")) {
-    d.train = data::read_cifar10(*root, data::CifarSplit::train, device);
+    const auto labels = data::read_cifar10_labels(*root);
+    full_size = labels.numel();
+    chosen = choose(labels);
+    d.train = chosen.defined() ? data::read_cifar10(*root, data::CifarSplit::train, device, chosen)
+                               : data::read_cifar10(*root, data::CifarSplit::train, device);
     d.test = data::read_cifar10(*root, data::CifarSplit::test, device);
     d.name = "CIFAR-10";
   } else if (auto root = root_of("cifar100:")) {
-    d.train = data::read_cifar100(*root, data::CifarSplit::train, data::Cifar100Labels::fine, device);
-    d.test = data::read_cifar100(*root, data::CifarSplit::test, data::Cifar100Labels::fine, device);
+    constexpr auto fine = data::Cifar100Labels::fine;
+    const auto labels = data::read_cifar100_labels(*root, data::CifarSplit::train, fine);
+    full_size = labels.numel();
+    chosen = choose(labels);
+    d.train = chosen.defined() ? data::read_cifar100(*root, data::CifarSplit::train, fine, device, chosen)
+                               : data::read_cifar100(*root, data::CifarSplit::train, fine, device);
+    d.test = data::read_cifar100(*root, data::CifarSplit::test, fine, device);
     d.name = "CIFAR-100";
   } else if (auto root = root_of("stl10:")) {
+    const auto labels = data::read_stl10_labels(*root, data::Stl10Split::train);
+    full_size = labels.numel();
+    chosen = choose(labels);
     d.train = data::read_stl10(*root, data::Stl10Split::train, device);
+    if (chosen.defined()) d.train = data::subset(d.train, chosen);
     d.test = data::read_stl10(*root, data::Stl10Split::test, device);
     d.name = "STL-10";
   } else if (auto root = root_of("folder:")) {
@@ -156,28 +214,45 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
     for (const char* sub : {"train", "val"}) {
       if (!std::filesystem::is_directory(*root / sub)) {
         throw std::invalid_argument(fmt::format(
-            "{}: --data folder:{} expects the sub-folders train/ and val/ (each <class>/<image>), but {} is not a directory",
-            program, root->string(), (*root / sub).string()));
+            "--data folder:{} expects the sub-folders train/ and val/ (each <class>/<image>), but {} is not a directory",
+            root->string(), (*root / sub).string()));
       }
     }
     const data::ImageFolderOptions folder{.size = options.image_size};
     data::ImageFolder train(*root / "train", folder, device), test(*root / "val", folder, device);
-    d.train = train.load_all();
+    full_size = train.size();
+    chosen = choose(train.labels(torch::arange(train.size(), torch::kLong)).cpu());
+    d.train = chosen.defined() ? data::InMemoryDataset(train.images(chosen), train.labels(chosen)) : train.load_all();
     d.test = test.load_all();
     paths = train.paths();
     d.name = fmt::format("{} ({} classes)", root->string(), train.class_names().size());
 #else
-    throw std::invalid_argument(fmt::format(
-        "{}: --data folder:PATH needs image decoding, and this build has none (install libturbojpeg0-dev and "
-        "libpng-dev and reconfigure)", program));
+    throw std::invalid_argument(
+        "--data folder:PATH needs image decoding, and this build has none (install libturbojpeg0-dev and "
+        "libpng-dev and reconfigure)");
 #endif
   } else {
-    throw std::invalid_argument(fmt::format("{}: --data must be {}, got '{}'", program, data_forms, spec));
+    throw std::invalid_argument(fmt::format("--data must be {}, got '{}'", data_forms, spec));
+  }
+  if (chosen.defined()) {
+    d.name += fmt::format(", {} images per class of {}", *options.per_class, full_size);
   }
   if (!options.pairs.empty()) {
-    d.pairs = data::read_pair_table(options.pairs, {.dataset_size = d.train.size(), .paths = paths});
+    const int64_t size = chosen.defined() ? full_size : d.train.size();
+    auto table = data::read_pair_table(options.pairs, {.dataset_size = size, .paths = paths});
+    if (chosen.defined()) {
+      auto remapped = data::remap_pairs(table, chosen, full_size);
+      fmt::print("--pairs {}: {} of {} pairs kept, {} dropped (an image outside the --per-class subset)\n",
+                 options.pairs, remapped.table.size(), table.size(), remapped.dropped);
+      table = std::move(remapped.table);
+    }
+    d.pairs = std::move(table);
   }
   return d;
+} catch (const c10::Error& e) {
+  throw std::runtime_error(fmt::format("{}: {}", program, e.what_without_backtrace()));
+} catch (const std::exception& e) {
+  throw std::runtime_error(fmt::format("{}: {}", program, e.what()));
 }
 
 }  // namespace selfsup::examples

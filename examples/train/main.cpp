@@ -8,18 +8,22 @@
 //         [--width W] [--mix P] [--queue-size K] [--support-size K] [--warmup-epochs E]
 //         [--max-steps S] [--log-every S] [--checkpoint PATH [--resume]] [--json PATH]
 //         [--seed S] [--per-class K] [--image-size S] [--quiet]
-//   train --list | --list-recipes
+//   train --list | --list-recipes | --help
 //
 // It trains, then reports kNN top-1 on the test split (and on the embedded dataset's shifted
 // split), linear-probe top-1 and training images per second, and writes them as JSON (--json).
 // --list prints every method with its paper and its defaults, and the pair sources compiled for
-// it; --list-recipes prints one "method positives" line per compiled recipe. Learning rates follow each paper's linear rule, base rate · B / 256, unless --lr is given.
+// it; --list-recipes prints one "method positives" line per compiled recipe; --help every flag with
+// its default and allowed values. Learning rates follow each paper's linear rule, base rate · B /
+// 256, unless --lr is given. Progress: a live line on a terminal, plain lines in a log file.
 #include "train.hpp"
+
+#include <selfsup/report/json.hpp>
 
 #include <cmath>
 #include <cstdlib>
 #include <exception>
-#include <fstream>
+#include <optional>
 #include <stdexcept>
 
 namespace train {
@@ -105,57 +109,62 @@ struct Parsed {
   bool positives_given = false;
 };
 
-Parsed parse(int argc, char** argv) {
-  Parsed p;
-  Config& c = p.config;
-  c.data.per_class = 300;
-  ss::examples::Cli cli("train", argc, argv);
-  while (cli.next()) {
-    if (cli.is("--method")) c.method = cli.value();
-    else if (cli.is("--positives")) c.positives = cli.value(), p.positives_given = true;
-    else if (cli.is("--data")) c.data.spec = cli.value();
-    else if (cli.is("--pairs")) c.data.pairs = cli.value();
-    else if (cli.is("--device")) c.device = cli.value();
-    else if (cli.is("--epochs")) c.epochs = cli.integer(1);
-    else if (cli.is("--batch-size")) c.batch_size = cli.integer(2);
-    else if (cli.is("--lr")) c.learning_rate = cli.real(1e-12);
-    else if (cli.is("--weight-decay")) c.weight_decay = cli.real(0);
-    else if (cli.is("--optimizer")) c.optimizer = cli.value();
-    else if (cli.is("--temperature")) c.temperature = cli.real(1e-6);
-    else if (cli.is("--backbone")) c.backbone = cli.value();
-    else if (cli.is("--heads")) c.heads = cli.value();
-    else if (cli.is("--width")) c.width = cli.integer(1, 4096);
-    else if (cli.is("--mix")) c.mix = cli.real(0, 1);
-    else if (cli.is("--queue-size")) c.queue_size = cli.integer(1);
-    else if (cli.is("--support-size")) c.support_size = cli.integer(1);
-    else if (cli.is("--warmup-epochs")) c.warmup_epochs = cli.integer(0);
-    else if (cli.is("--max-steps")) c.max_steps = cli.integer(1);
-    else if (cli.is("--log-every")) c.log_every = cli.integer(1);
-    else if (cli.is("--checkpoint")) c.checkpoint = cli.value();
-    else if (cli.is("--resume")) c.resume = true;
-    else if (cli.is("--json")) c.json = cli.value();
-    else if (cli.is("--seed")) c.data.seed = static_cast<std::uint64_t>(cli.integer(0));
-    else if (cli.is("--per-class")) c.data.per_class = cli.integer(2);
-    else if (cli.is("--image-size")) c.data.image_size = cli.integer(8, 1024);
-    else if (cli.is("--quiet")) c.quiet = true;
-    else if (cli.is("--list")) p.list = true;
-    else if (cli.is("--list-recipes")) p.list_recipes = true;
-    else cli.unknown();
-  }
-  return p;
+std::vector<std::string> method_names() {
+  std::vector<std::string> names;
+  for (const auto& m : methods()) names.emplace_back(m.name);
+  return names;
 }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s) {
-    if (ch == '"' || ch == '\\') out += '\\';
-    if (static_cast<unsigned char>(ch) < 0x20) {
-      out += fmt::format("\\u{:04x}", static_cast<int>(ch));
-      continue;
-    }
-    out += ch;
-  }
-  return out + "\"";
+/// Reads the command line into `p`; the exit status when the program should stop now (--help,
+/// or an error, printed).
+std::optional<int> parse(int argc, char** argv, Parsed& p) {
+  Config& c = p.config;
+  using CLI::Range;
+  namespace ex = ss::examples;
+  CLI::App app{"Trains one self-supervised method with one source of positive pairs, then reports kNN and "
+               "linear-probe accuracy of the frozen features.", "train"};
+  ex::name_errors(app);
+  app.add_option("--method", c.method, "the method (--list for each one's paper and defaults)")
+      ->capture_default_str()->check(CLI::IsMember(method_names()));
+  app.add_option("--positives", c.positives, "where each anchor's positive comes from (default: augmented, or "
+                                             "the method's first compiled source; --list)")
+      ->check(CLI::IsMember({"augmented", "semantic", "mix", "same_label", "nearest_neighbour"}));
+  ex::add_data_options(app, c.data);
+  ex::add_device(app, c.device);
+  app.add_option("--epochs", c.epochs)->capture_default_str()->check(Range(int64_t{1}, ex::max_epochs));
+  app.add_option("--batch-size", c.batch_size, "anchors per step")
+      ->capture_default_str()->check(Range(int64_t{2}, ex::max_batch));
+  app.add_option("--lr", c.learning_rate, "learning rate (default: the method's base rate · B / 256)")
+      ->check(Range(1e-12, 1e3));
+  app.add_option("--weight-decay", c.weight_decay, "weight decay (default: the method's)")->check(Range(0.0, 1.0));
+  app.add_option("--optimizer", c.optimizer, "optimiser (default: the method's)")
+      ->check(CLI::IsMember({"sgd", "lars", "adamw"}));
+  app.add_option("--temperature", c.temperature, "contrastive temperature (default: the method's)")
+      ->check(Range(1e-6, 1e6));
+  app.add_option("--backbone", c.backbone, "auto: small_cnn on the embedded dataset, resnet18 elsewhere")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "small_cnn", "resnet18", "resnet34", "resnet50"}));
+  app.add_option("--heads", c.heads, "projector sizes: the paper's, or hidden widths / 8 (auto: small for small_cnn)")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "paper", "small"}));
+  app.add_option("--width", c.width, "small_cnn width")->capture_default_str()->check(Range(int64_t{1}, int64_t{4096}));
+  app.add_option("--mix", c.mix, "mix: probability of a semantic partner")->capture_default_str()->check(Range(0.0, 1.0));
+  app.add_option("--queue-size", c.queue_size, "MoCo's queue of keys")
+      ->capture_default_str()->check(Range(int64_t{1}, int64_t{1} << 24));
+  app.add_option("--support-size", c.support_size, "NNCLR's support set")
+      ->capture_default_str()->check(Range(int64_t{1}, int64_t{1} << 24));
+  app.add_option("--warmup-epochs", c.warmup_epochs)->capture_default_str()->check(Range(int64_t{0}, ex::max_epochs));
+  app.add_option("--max-steps", c.max_steps, "stop after this many steps in all (-1: every epoch)")
+      ->capture_default_str()->check(Range(int64_t{1}, ex::max_steps));
+  app.add_option("--log-every", c.log_every, "read the loss back every this many steps (progress lines)")
+      ->capture_default_str()->check(Range(int64_t{1}, ex::max_steps));
+  app.add_option("--checkpoint", c.checkpoint, "saved after every epoch, atomically");
+  app.add_flag("--resume", c.resume, "start from --checkpoint when it exists");
+  app.add_option("--json", c.json, "write the results to this JSON file");
+  app.add_flag("--quiet", c.quiet, "no progress, no banner");
+  app.add_flag("--list", p.list, "every method with its paper, defaults and compiled pair sources");
+  app.add_flag("--list-recipes", p.list_recipes, "one 'method positives' line per compiled recipe");
+  if (auto exit = ex::parse(app, argc, argv)) return exit;
+  p.positives_given = app.count("--positives") > 0;
+  return std::nullopt;
 }
 
 std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
@@ -180,9 +189,7 @@ const Method& find_method(const std::string& name) {
   for (const auto& m : methods()) {
     if (m.name == name) return m;
   }
-  std::vector<std::string> names;
-  for (const auto& m : methods()) names.emplace_back(m.name);
-  throw std::invalid_argument(fmt::format("train: --method must be one of {}, got '{}'", join(names), name));
+  throw std::invalid_argument(fmt::format("train: --method must be one of {}, got '{}'", join(method_names()), name));
 }
 
 /// The backbone's name: `auto` is small_cnn on the embedded dataset, resnet18 elsewhere.
@@ -213,7 +220,8 @@ int run(int argc, char** argv) {
   add_momentum(registry);
   add_non_contrastive(registry);
 
-  auto parsed = parse(argc, argv);
+  Parsed parsed;
+  if (auto exit = parse(argc, argv, parsed)) return *exit;
   if (parsed.list) {
     list(registry);
     return EXIT_SUCCESS;
@@ -234,6 +242,8 @@ int run(int argc, char** argv) {
                                             join(compiled), c.positives));
   }
   const torch::Device device = ss::examples::parse_device("train", c.device);
+  ss::examples::check_output("train", "--json", c.json);
+  ss::examples::check_output("train", "--checkpoint", c.checkpoint);
   const auto data = ss::examples::load_data("train", c.data, device);
   const int64_t image_size = data.train.all_images().size(2);
   if (c.batch_size > data.train.size()) {
@@ -270,10 +280,6 @@ int run(int argc, char** argv) {
   };
   const ss::eval::KNNOptions knn{.k = 20, .temperature = 0.1};
   if (!c.quiet) {
-    setup.on_log = [](const ss::StepLog& log) {
-      fmt::print("epoch {:>3}  step {:>6}/{}  loss {:.4f}  lr {:.4g}  {:.0f} images/s\n", log.epoch + 1, log.step,
-                 log.total_steps, log.loss, log.learning_rate, log.images_per_second);
-    };
     fmt::print("{} ({}) with {} positives on {} ({} training images, {}x{}), {} backbone, {} heads, {} lr {:.4g}, "
                "batch {}, {} epochs, seed {}, device {}\n",
                method.title, method.citation, c.positives, data.name, data.train.size(), image_size, image_size,
@@ -298,17 +304,18 @@ int run(int argc, char** argv) {
              shifted ? fmt::format("{:.3f}", *shifted) : std::string("-"), probe.top1,
              outcome.fit.images_per_second());
   if (!c.json.empty()) {
-    std::ofstream out(c.json);
-    if (!out) throw std::runtime_error(fmt::format("train: cannot open '{}' for writing", c.json));
-    out << fmt::format(
-        "{{\"method\": {}, \"positives\": {}, \"data\": {}, \"steps\": {}, \"resumed_from_step\": {}, "
-        "\"final_loss\": {}, \"knn_top1\": {:.6f}, \"shifted_knn_top1\": {}, \"linear_top1\": {:.6f}, "
-        "\"images_per_s\": {:.3f}}}\n",
-        json_string(c.method), json_string(c.positives), json_string(c.data.spec), outcome.fit.steps, outcome.resumed_from_step,
-        final_loss ? fmt::format("{:.6f}", *final_loss) : std::string("null"), test.top1,
-        shifted ? fmt::format("{:.6f}", *shifted) : std::string("null"), probe.top1, outcome.fit.images_per_second());
-    if (!out.good()) throw std::runtime_error(fmt::format("train: writing '{}' failed", c.json));
-    fmt::print("wrote {}\n", c.json);
+    using ss::report::number;
+    const ss::report::Json json{{"method", c.method},
+                                {"positives", c.positives},
+                                {"data", c.data.spec},
+                                {"steps", outcome.fit.steps},
+                                {"resumed_from_step", outcome.resumed_from_step},
+                                {"final_loss", number(final_loss)},
+                                {"knn_top1", number(test.top1)},
+                                {"shifted_knn_top1", number(shifted)},
+                                {"linear_top1", number(probe.top1)},
+                                {"images_per_s", number(outcome.fit.images_per_second())}};
+    ss::examples::write_output("train", c.json, [&](const std::string& path) { ss::report::write_json(json, path); });
   }
   return EXIT_SUCCESS;
 }

@@ -62,8 +62,6 @@ struct Setup {
   int64_t image_size = 32;
   ss::TrainerOptions trainer{};
   std::function<Encoder()> make_encoder;
-  /// Called at every logging step (progress lines).
-  std::function<void(const ss::StepLog&)> on_log;
 
   double temperature(double paper) const { return config.temperature.value_or(paper); }
   std::uint64_t seed() const { return config.data.seed; }
@@ -162,17 +160,22 @@ inline ss::views::BYOLViews byol_views(const Setup& s) {
 
 // ---- training ------------------------------------------------------------------------------------
 
-/// Forwards the trainer's logging to the Setup's callback, and saves the checkpoint after every
-/// epoch when one is named.
+/// Progress (unless --quiet), and the checkpoint saved after every epoch when one is named.
 struct Monitor {
   const Setup& setup;
+  std::optional<ss::hooks::Progress> progress;
+
+  explicit Monitor(const Setup& s) : setup(s) {
+    if (!s.config.quiet) progress.emplace();
+  }
 
   template <class T>
-  void on_log(T&, const ss::StepLog& log) {
-    if (setup.on_log) setup.on_log(log);
+  void on_log(T& trainer, const ss::StepLog& log) {
+    if (progress) progress->on_log(trainer, log);
   }
   template <class T>
   void on_epoch_end(T& trainer, const ss::EpochEnd& e) {
+    if (progress) progress->on_epoch_end(trainer, e);
     if (setup.config.checkpoint.empty()) return;
     trainer.save_checkpoint(setup.config.checkpoint);
     if (!setup.config.quiet) fmt::print("epoch {:>3}  saved {}\n", e.epoch + 1, setup.config.checkpoint);
@@ -195,7 +198,7 @@ Outcome train_recipe(R recipe, const Setup& s) {
       fmt::print("no checkpoint at {} yet: starting from scratch\n", s.config.checkpoint);
     }
   }
-  Monitor monitor{s};
+  Monitor monitor(s);
   out.fit = trainer.fit(s.train, monitor);
   out.encoder = trainer.encoder();
   return out;

@@ -14,7 +14,9 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <span>
 #include <sstream>
 #include <string>
@@ -66,6 +68,72 @@ inline InMemoryDataset read_cifar_files(const std::vector<std::filesystem::path>
   return {to_device(x, device), to_device(y, device)};
 }
 
+inline std::vector<std::filesystem::path> cifar10_files(const std::filesystem::path& root, CifarSplit split) {
+  const auto dir = cifar_dir(root, "cifar-10-batches-bin");
+  if (split == CifarSplit::test) return {dir / "test_batch.bin"};
+  std::vector<std::filesystem::path> files;
+  for (int i = 1; i <= 5; ++i) files.push_back(dir / ("data_batch_" + std::to_string(i) + ".bin"));
+  return files;
+}
+
+inline std::vector<std::filesystem::path> cifar100_files(const std::filesystem::path& root, CifarSplit split) {
+  return {cifar_dir(root, "cifar-100-binary") / (split == CifarSplit::train ? "train.bin" : "test.bin")};
+}
+
+/// Reads record `index` of `file` (at its byte offset) into `label` and `image`, checking its labels.
+inline void read_cifar_record(std::ifstream& in, const std::filesystem::path& file, int64_t index,
+                              const CifarFormat& format, std::string_view fn, int64_t& label, uint8_t* image) {
+  const int64_t record = format.record();
+  std::vector<char> buffer(static_cast<size_t>(image ? record : format.label_bytes));
+  in.seekg(index * record);
+  in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+  TORCH_CHECK(in.gcount() == static_cast<std::streamsize>(buffer.size()), fn, ": ", file.string(),
+              ": cannot read record ", index, " at byte offset ", index * record);
+  for (int64_t b = 0; b < format.label_bytes; ++b) {
+    const auto v = static_cast<uint8_t>(buffer[static_cast<size_t>(b)]);
+    TORCH_CHECK(v < format.classes[b], fn, ": ", file.string(), ": record ", index, " at byte offset ",
+                index * record + b, " has label ", static_cast<int>(v), ", outside [0, ", format.classes[b], ")");
+  }
+  label = static_cast<uint8_t>(buffer[static_cast<size_t>(format.label_index)]);
+  if (image) std::memcpy(image, buffer.data() + format.label_bytes, CifarFormat::image_bytes);
+}
+
+/// The labels of every record of `files` (int64, CPU), reading only their label bytes; with
+/// `indices` (sorted int64 positions in the concatenated files) also those records' images.
+inline std::pair<torch::Tensor, torch::Tensor> read_cifar_selected(const std::vector<std::filesystem::path>& files,
+                                                                   const CifarFormat& format,
+                                                                   const torch::Tensor& indices, std::string_view fn) {
+  std::vector<int64_t> labels;
+  std::vector<std::pair<size_t, int64_t>> where;  // (file, record) of each global index
+  for (size_t f = 0; f < files.size(); ++f) {
+    int64_t size = 0;
+    auto in = open_binary(files[f], fn, size);
+    const int64_t n = count_records({in, size, files[f].string()}, format.record(), "records", fn);
+    for (int64_t r = 0; r < n; ++r) {
+      int64_t label = 0;
+      if (!indices.defined()) read_cifar_record(in, files[f], r, format, fn, label, nullptr);
+      labels.push_back(label);
+      where.emplace_back(f, r);
+    }
+  }
+  if (!indices.defined()) return {torch::tensor(labels, torch::kLong), {}};
+  const auto wanted = indices.to(torch::kCPU, torch::kLong).contiguous();
+  const int64_t m = wanted.numel();
+  auto images = torch::empty({m, 3, 32, 32}, torch::kByte);
+  auto chosen = torch::empty({m}, torch::kLong);
+  const auto* idx = wanted.data_ptr<int64_t>();
+  std::vector<std::ifstream> streams(files.size());
+  for (int64_t i = 0; i < m; ++i) {
+    TORCH_CHECK(idx[i] >= 0 && idx[i] < static_cast<int64_t>(where.size()), fn, ": index ", idx[i],
+                " is outside the split's ", where.size(), " records");
+    const auto [f, r] = where[static_cast<size_t>(idx[i])];
+    if (!streams[f].is_open()) streams[f].open(files[f], std::ios::binary);
+    read_cifar_record(streams[f], files[f], r, format, fn, chosen.data_ptr<int64_t>()[i],
+                      images.data_ptr<uint8_t>() + i * CifarFormat::image_bytes);
+  }
+  return {chosen, images};
+}
+
 }  // namespace detail
 
 /// Decodes CIFAR records from memory (what a file holds); `name` stands for the file in messages.
@@ -81,23 +149,48 @@ inline std::pair<torch::Tensor, torch::Tensor> decode_cifar(std::span<const uint
 /// CIFAR-10 from `root`: the folder `cifar-10-batches-bin` or the folder that contains it.
 inline InMemoryDataset read_cifar10(const std::filesystem::path& root, CifarSplit split = CifarSplit::train,
                                     torch::Device device = torch::kCPU) {
-  const auto dir = detail::cifar_dir(root, "cifar-10-batches-bin");
-  std::vector<std::filesystem::path> files;
-  if (split == CifarSplit::train) {
-    for (int i = 1; i <= 5; ++i) files.push_back(dir / ("data_batch_" + std::to_string(i) + ".bin"));
-  } else {
-    files.push_back(dir / "test_batch.bin");
-  }
-  return detail::read_cifar_files(files, CifarFormat::cifar10(), device, "selfsup::data::read_cifar10");
+  return detail::read_cifar_files(detail::cifar10_files(root, split), CifarFormat::cifar10(), device,
+                                  "selfsup::data::read_cifar10");
 }
 
 /// CIFAR-100 from `root`: the folder `cifar-100-binary` or the folder that contains it.
 inline InMemoryDataset read_cifar100(const std::filesystem::path& root, CifarSplit split = CifarSplit::train,
                                      Cifar100Labels labels = Cifar100Labels::fine,
                                      torch::Device device = torch::kCPU) {
-  const auto dir = detail::cifar_dir(root, "cifar-100-binary");
-  return detail::read_cifar_files({dir / (split == CifarSplit::train ? "train.bin" : "test.bin")},
-                                  CifarFormat::cifar100(labels), device, "selfsup::data::read_cifar100");
+  return detail::read_cifar_files(detail::cifar100_files(root, split), CifarFormat::cifar100(labels), device,
+                                  "selfsup::data::read_cifar100");
+}
+
+/// The labels of a CIFAR-10 split (int64, CPU), read without its images (1 byte a record): to
+/// choose a subset before loading it.
+inline torch::Tensor read_cifar10_labels(const std::filesystem::path& root, CifarSplit split = CifarSplit::train) {
+  return detail::read_cifar_selected(detail::cifar10_files(root, split), CifarFormat::cifar10(), {},
+                                     "selfsup::data::read_cifar10_labels").first;
+}
+
+inline torch::Tensor read_cifar100_labels(const std::filesystem::path& root, CifarSplit split = CifarSplit::train,
+                                          Cifar100Labels labels = Cifar100Labels::fine) {
+  return detail::read_cifar_selected(detail::cifar100_files(root, split), CifarFormat::cifar100(labels), {},
+                                     "selfsup::data::read_cifar100_labels").first;
+}
+
+/// Only the records at `indices` (int64 positions in the split) of a CIFAR-10 split, in that order.
+inline InMemoryDataset read_cifar10(const std::filesystem::path& root, CifarSplit split, torch::Device device,
+                                    const torch::Tensor& indices) {
+  TORCH_CHECK(indices.defined(), "selfsup::data::read_cifar10: indices must be defined");
+  auto [labels, images] = detail::read_cifar_selected(detail::cifar10_files(root, split), CifarFormat::cifar10(),
+                                                      indices, "selfsup::data::read_cifar10");
+  return {detail::to_device(images, device), detail::to_device(labels, device)};
+}
+
+/// Only the records at `indices` of a CIFAR-100 split, in that order.
+inline InMemoryDataset read_cifar100(const std::filesystem::path& root, CifarSplit split, Cifar100Labels which,
+                                     torch::Device device, const torch::Tensor& indices) {
+  TORCH_CHECK(indices.defined(), "selfsup::data::read_cifar100: indices must be defined");
+  auto [labels, images] = detail::read_cifar_selected(detail::cifar100_files(root, split),
+                                                      CifarFormat::cifar100(which), indices,
+                                                      "selfsup::data::read_cifar100");
+  return {detail::to_device(images, device), detail::to_device(labels, device)};
 }
 
 }  // namespace selfsup::data

@@ -9,4 +9,5 @@
 #include <selfsup/data/pair_table.hpp>
 #include <selfsup/data/sampler.hpp>
 #include <selfsup/data/stl10.hpp>
+#include <selfsup/data/subset.hpp>
 #include <selfsup/data/synthetic.hpp>

@@ -111,4 +111,19 @@ inline InMemoryDataset read_stl10(const std::filesystem::path& root, Stl10Split 
   return {detail::to_device(images, device), detail::to_device(labels, device)};
 }
 
+/// The labels (int64 0-9, CPU) of the train or test split, read without its images: to choose a
+/// subset before loading it. The count is checked against the size of the images' file.
+inline torch::Tensor read_stl10_labels(const std::filesystem::path& root, Stl10Split split = Stl10Split::train) {
+  constexpr std::string_view fn = "selfsup::data::read_stl10_labels";
+  TORCH_CHECK(split == Stl10Split::train || split == Stl10Split::test, fn,
+              ": only the train and test splits have labels");
+  const auto dir = std::filesystem::is_directory(root / "stl10_binary") ? root / "stl10_binary" : root;
+  const std::string stem = split == Stl10Split::train ? "train" : "test";
+  const auto x = dir / (stem + "_X.bin");
+  int64_t size = 0;
+  auto in = detail::open_binary(x, fn, size);
+  const int64_t n = detail::count_records({in, size, x.string()}, stl10_image_bytes, "images", fn);
+  return detail::read_stl10_labels(dir / (stem + "_y.bin"), n, x, fn);
+}
+
 }  // namespace selfsup::data

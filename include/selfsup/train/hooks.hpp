@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// Ready-made trainer hooks: pass any of them to Trainer::fit(data, hooks...).
+/// Ready-made trainer hooks: pass any of them to Trainer::fit(data, hooks...). A JSON-lines log
+/// (hooks::JsonLines) is in <selfsup/report/json.hpp>, outside the core.
 
 #include <selfsup/eval/knn.hpp>
 #include <selfsup/train/trainer.hpp>
@@ -8,71 +9,145 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
 namespace selfsup::hooks {
 
-/// A progress line: epoch, step, loss, images per second and the time left. On a terminal it
-/// rewrites one line; otherwise (a log file, CI) it prints plain lines.
-class Progress {
+/// Where a hook that measures something (KNNMonitor) hands its metrics, to be written with the
+/// next epoch record: selfsup::hooks::JsonLines in <selfsup/report/json.hpp> is one.
+class MetricSink {
  public:
-  explicit Progress(std::FILE* out = stdout) : out_(out), terminal_(isatty(fileno(out)) != 0) {}
-
-  template <class T>
-  void on_log(T&, const StepLog& s) {
-    const double left = s.images_per_second > 0 && s.total_steps > s.step
-                            ? static_cast<double>((s.total_steps - s.step) * s.batch_size) / s.images_per_second
-                            : 0.0;
-    fmt::print(out_, "{}epoch {:>3}  step {:>6}/{}  loss {:.4f}  {:.0f} img/s  ETA {:.0f}:{:02.0f}{}",
-               terminal_ ? "\r" : "", s.epoch, s.step, s.total_steps, s.loss, s.images_per_second,
-               std::floor(left / 60), std::fmod(left, 60.0), terminal_ ? "" : "\n");
-    if (terminal_ && s.step >= s.total_steps) fmt::print(out_, "\n");
-    std::fflush(out_);
-  }
-
- private:
-  std::FILE* out_;
-  bool terminal_;
+  virtual ~MetricSink() = default;
+  virtual void record(const std::string& name, double value) = 0;
 };
 
-/// Appends one JSON object a line to `path`: at every logging step
-/// {"event":"step","epoch","step","loss","lr","images_per_s"}, and at every epoch end the
-/// metrics other hooks added with `record(name, value)`.
-class JsonLines {
+struct ProgressOptions {
+  std::FILE* out = stdout;
+  /// Without a terminal: a plain line at least this often (seconds), besides the first step,
+  /// every epoch end and the last step. Lines come only at the trainer's logging steps
+  /// (TrainerOptions::log_every) and epoch ends, so a small log_every keeps this interval.
+  double interval_seconds = 30.0;
+  /// A terminal gets one live line, redrawn at most this often (seconds).
+  double redraw_seconds = 0.2;
+};
+
+/// Progress a person sees: epoch (from 1), step of the total, loss, images per second and the
+/// time left. On a terminal one live line rewritten in place (`\r`); otherwise (a log file, a
+/// pipe, a batch job) plain flushed lines at the first step, at least every
+/// `interval_seconds`, at every epoch end and at the last step.
+class Progress {
  public:
-  explicit JsonLines(const std::string& path) : path_(path), out_(path, std::ios::app) {
-    TORCH_CHECK(out_.good(), "selfsup::hooks::JsonLines: cannot open '", path, "' for writing");
+  explicit Progress(std::FILE* out = stdout) : Progress(ProgressOptions{.out = out}) {}
+  explicit Progress(const ProgressOptions& options)
+      : options_(options), terminal_(isatty(fileno(options.out)) != 0), created_(Clock::now()) {
+    TORCH_CHECK(options.interval_seconds >= 0 && options.redraw_seconds >= 0,
+                "selfsup::hooks::Progress: interval_seconds and redraw_seconds must be >= 0, got ",
+                options.interval_seconds, " and ", options.redraw_seconds);
   }
 
   template <class T>
-  void on_log(T&, const StepLog& s) {
-    out_ << fmt::format(R"({{"event":"step","epoch":{},"step":{},"loss":{},"lr":{},"images_per_s":{}}})",
-                        s.epoch, s.step, s.loss, s.learning_rate, s.images_per_second)
-         << '\n';
-    out_.flush();
+  void on_log(T& trainer, const StepLog& s) {
+    const auto now = Clock::now();
+    if (!started_) start(now, s.step);
+    last_ = s;
+    have_loss_ = true;
+    epochs_ = total_epochs(trainer);
+    const bool last_step = s.step >= s.total_steps;
+    const double since = std::chrono::duration<double>(now - printed_).count();
+    if (terminal_) {
+      if (!printed_once_ || last_step || since >= options_.redraw_seconds) {
+        print(now, s.epoch, s.step, s.total_steps, s.batch_size, s.images_per_second, last_step ? "\n" : "");
+      }
+    } else if (!printed_once_ || last_step || since >= options_.interval_seconds) {
+      print(now, s.epoch, s.step, s.total_steps, s.batch_size, s.images_per_second, "\n");
+    }
   }
 
   template <class T>
-  void on_epoch_end(T&, const EpochEnd& e) {
-    std::string fields;
-    for (const auto& [name, value] : pending_) fields += fmt::format(R"(,"{}":{})", name, value);
-    pending_.clear();
-    out_ << fmt::format(R"({{"event":"epoch","epoch":{},"step":{}{}}})", e.epoch, e.step, fields) << '\n';
-    out_.flush();
+  void on_epoch_end(T& trainer, const EpochEnd& e) {
+    const auto now = Clock::now();
+    epochs_ = total_epochs(trainer);
+    // Every epoch has the same number of steps, and e.step counts them from the run's start.
+    const int64_t per_epoch = e.step / (e.epoch + 1);
+    if (!started_) {  // no logging step yet: the epoch began about when this hook was made
+      start(created_, e.step - per_epoch);
+    }
+    if (printed_step_ == e.step && !line_open_) return;  // this step's line is already there
+    int64_t total = have_loss_ ? last_.total_steps : 0, batch = have_loss_ ? last_.batch_size : 0;
+    if constexpr (requires { trainer.total_steps(); trainer.options().batch_size; }) {
+      if (!have_loss_) total = trainer.total_steps(), batch = trainer.options().batch_size;
+    }
+    print(now, e.epoch, e.step, total, batch, 0.0, "\n");
   }
-
-  /// A metric written with the next epoch record.
-  void record(const std::string& name, double value) { pending_.emplace_back(name, value); }
 
  private:
-  std::string path_;
-  std::ofstream out_;
-  std::vector<std::pair<std::string, double>> pending_;
+  using Clock = std::chrono::steady_clock;
+
+  template <class T>
+  static int64_t total_epochs(T& trainer) {
+    if constexpr (requires { trainer.options().epochs; }) return trainer.options().epochs;
+    else return 0;
+  }
+
+  void start(Clock::time_point now, int64_t step) {
+    started_ = true;
+    start_time_ = now;
+    printed_ = now;
+    first_step_ = step;
+  }
+
+  /// Formats seconds as M:SS, or H:MM:SS from an hour on.
+  static std::string clock(double seconds) {
+    const auto s = static_cast<int64_t>(std::max(0.0, seconds) + 0.5);
+    if (s >= 3600) return fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+    return fmt::format("{}:{:02}", s / 60, s % 60);
+  }
+
+  void print(Clock::time_point now, int64_t epoch, int64_t step, int64_t total, int64_t batch,
+             double recent_rate, const char* end) {
+    // Images per second since the first line (steadier than one logging interval's rate).
+    const double elapsed = std::chrono::duration<double>(now - start_time_).count();
+    const double rate = elapsed > 0 && step > first_step_
+                            ? static_cast<double>((step - first_step_) * batch) / elapsed
+                            : recent_rate;
+    const std::string eta = rate > 0 && total > step
+                                ? clock(static_cast<double>((total - step) * batch) / rate)
+                                : std::string(total > 0 && step >= total ? "0:00" : "?");
+    const std::string epochs = epochs_ > 0 ? fmt::format("{}/{}", epoch + 1, epochs_) : fmt::format("{}", epoch + 1);
+    const std::string steps = total > 0 ? fmt::format("{:>6}/{}", step, total) : fmt::format("{:>6}", step);
+    const std::string loss = have_loss_ ? fmt::format("{:.4f}", last_.loss) : std::string("-");
+    if (terminal_) {
+      constexpr int width = 20;
+      const int filled = total > 0 ? static_cast<int>(width * std::min<int64_t>(step, total) / total) : 0;
+      fmt::print(options_.out, "\r[{}{}] epoch {}  step {}  loss {}  {:.0f} img/s  ETA {}\x1b[K{}",
+                 std::string(static_cast<size_t>(filled), '#'), std::string(static_cast<size_t>(width - filled), '.'),
+                 epochs, steps, loss, rate, eta, end);
+    } else {
+      fmt::print(options_.out, "epoch {}  step {}  loss {}  {:.0f} img/s  ETA {}{}", epochs, steps, loss, rate, eta, end);
+    }
+    std::fflush(options_.out);
+    printed_ = now;
+    printed_once_ = true;
+    printed_step_ = step;
+    line_open_ = terminal_ && *end == '\0';
+  }
+
+  ProgressOptions options_;
+  bool terminal_;
+  bool started_ = false;
+  bool printed_once_ = false;
+  bool have_loss_ = false;
+  bool line_open_ = false;  ///< a terminal line not yet ended with a newline
+  StepLog last_{};
+  int64_t epochs_ = 0;
+  int64_t first_step_ = -1;
+  int64_t printed_step_ = -1;
+  Clock::time_point created_, start_time_{}, printed_{};
 };
 
 /// Writes a checkpoint to `path` every `every` epochs (atomically: see save_checkpoint).
@@ -87,8 +162,8 @@ struct Checkpoint {
 };
 
 /// kNN accuracy of the frozen features every `every` epochs, kept in `history` (and printed when
-/// `verbose`; added to a JsonLines log's epoch record when one is given: pass the monitor to
-/// fit() before the log).
+/// `verbose`; handed to a MetricSink when one is given, e.g. the epoch record of a JsonLines log
+/// from <selfsup/report/json.hpp>: pass the monitor to fit() before the log).
 template <class Train, class Test>
 class KNNMonitor {
  public:
@@ -98,7 +173,7 @@ class KNNMonitor {
   };
 
   KNNMonitor(const Train& train, const Test& test, int64_t every = 1, eval::KNNOptions options = {},
-             JsonLines* log = nullptr, bool verbose = false)
+             MetricSink* log = nullptr, bool verbose = false)
       : train_(train), test_(test), every_(every), options_(options), log_(log), verbose_(verbose) {
     TORCH_CHECK(every >= 1, "selfsup::hooks::KNNMonitor: every must be >= 1, got ", every);
   }
@@ -114,7 +189,7 @@ class KNNMonitor {
       log_->record("knn_top1", r.top1);
       log_->record("knn_top5", r.top5);
     }
-    if (verbose_) fmt::print("epoch {:>3}  kNN top-1 {:.4f}  top-5 {:.4f}\n", e.epoch, r.top1, r.top5);
+    if (verbose_) fmt::print("epoch {:>3}  kNN top-1 {:.4f}  top-5 {:.4f}\n", e.epoch + 1, r.top1, r.top5);
   }
 
   const std::vector<Entry>& history() const { return history_; }
@@ -126,7 +201,7 @@ class KNNMonitor {
   const Test& test_;
   int64_t every_;
   eval::KNNOptions options_;
-  JsonLines* log_;
+  MetricSink* log_;
   bool verbose_;
   std::vector<Entry> history_;
   double seconds_ = 0.0;

@@ -45,7 +45,8 @@ namespace selfsup {
 /// Hooks are objects passed to fit(); each has one or both of (concepts.hpp, contract::on_log):
 ///   void on_log(Trainer&, const StepLog&)        every `log_every` steps
 ///   void on_epoch_end(Trainer&, const EpochEnd&)
-/// (selfsup/train/hooks.hpp has a progress bar, a JSON-lines log, checkpoints and a kNN monitor.)
+/// (selfsup/train/hooks.hpp has a progress bar, checkpoints and a kNN monitor; selfsup/report/json.hpp
+/// a JSON-lines log.)
 template <class R, class E>
 class Trainer {
   static_assert(is_recipe_v<R>,

@@ -1,0 +1,119 @@
+#pragma once
+/// \file
+/// JSON output through nlohmann-json (strings escaped, a non-finite number written as null):
+/// the ablation runner's results, and hooks::JsonLines, a JSON-lines training log. Part of
+/// selfsup::report (CMake), outside the core: link selfsup::report to use it.
+
+#include <selfsup/report/file.hpp>
+#include <selfsup/train/ablation.hpp>
+#include <selfsup/train/hooks.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace selfsup::report {
+
+/// Keys in the order they are inserted, as people read them.
+using Json = nlohmann::ordered_json;
+
+/// `x`, or null when it is NaN or infinite (JSON has no such numbers).
+inline Json number(double x) { return std::isfinite(x) ? Json(x) : Json(nullptr); }
+inline Json number(const std::optional<double>& x) { return x ? number(*x) : Json(nullptr); }
+
+/// The ablation results: an array with one object per variant, with the keys variant, knn_top1,
+/// shifted_knn_top1 (null without a shifted split), linear_top1 and images_per_s.
+inline Json to_json(const std::vector<ablation::Result>& results) {
+  Json out = Json::array();
+  for (const auto& r : results) {
+    out.push_back(Json{{"variant", r.variant},
+                       {"knn_top1", number(r.knn_top1)},
+                       {"shifted_knn_top1", number(r.shifted_knn_top1)},
+                       {"linear_top1", number(r.linear_top1)},
+                       {"images_per_s", number(r.images_per_s)}});
+  }
+  return out;
+}
+
+/// Writes `json` to `path`, indented, atomically (write_file_atomically).
+inline void write_json(const Json& json, const std::string& path) {
+  write_file_atomically(path, json.dump(2) + "\n");
+}
+
+/// Writes the ablation results (to_json) to `path`, atomically.
+inline void write_json(const std::vector<ablation::Result>& results, const std::string& path) {
+  write_json(to_json(results), path);
+}
+
+}  // namespace selfsup::report
+
+namespace selfsup::hooks {
+
+/// Appends one JSON object a line to `path`: at every logging step
+/// {"event":"step","epoch","step","loss","lr","images_per_s"}, and at every epoch end
+/// {"event":"epoch","epoch","step"} with the metrics other hooks handed it with
+/// `record(name, value)` (a KNNMonitor given this log). Epochs are 0-based, as in StepLog and
+/// EpochEnd. Each line is flushed as it is written; a failed write throws, naming the path.
+/// (A log grows as training runs, so it is appended to rather than written atomically.)
+class JsonLines : public MetricSink {
+ public:
+  explicit JsonLines(const std::string& path) : path_(path), out_(path, std::ios::app) {
+    if (!out_.good()) {
+      throw std::runtime_error("selfsup::hooks::JsonLines: cannot open '" + path + "' for appending: " +
+                               std::strerror(errno));
+    }
+  }
+
+  template <class T>
+  void on_log(T&, const StepLog& s) {
+    write(report::Json{{"event", "step"},
+                       {"epoch", s.epoch},
+                       {"step", s.step},
+                       {"loss", report::number(s.loss)},
+                       {"lr", report::number(s.learning_rate)},
+                       {"images_per_s", report::number(s.images_per_second)}});
+  }
+
+  template <class T>
+  void on_epoch_end(T&, const EpochEnd& e) {
+    report::Json line{{"event", "epoch"}, {"epoch", e.epoch}, {"step", e.step}};
+    for (const auto& [name, value] : pending_) line[name] = report::number(value);
+    pending_.clear();
+    write(line);
+  }
+
+  /// A metric written with the next epoch record.
+  void record(const std::string& name, double value) override { pending_.emplace_back(name, value); }
+
+  const std::string& path() const { return path_; }
+
+ private:
+  void write(const report::Json& line) {
+    out_ << line.dump() << '\n';
+    out_.flush();
+    if (!out_.good()) {
+      throw std::runtime_error("selfsup::hooks::JsonLines: writing to '" + path_ + "' failed: " +
+                               std::strerror(errno));
+    }
+  }
+
+  std::string path_;
+  std::ofstream out_;
+  std::vector<std::pair<std::string, double>> pending_;
+};
+
+}  // namespace selfsup::hooks
+
+namespace selfsup::ablation {
+/// The ablation results as JSON, in <selfsup/report/json.hpp> since nlohmann-json is not a core
+/// dependency.
+using report::write_json;
+}  // namespace selfsup::ablation
