@@ -15,6 +15,18 @@
 
 namespace selfsup::views {
 
+namespace detail {
+
+/// An independent seed for stream `stream` of a policy seeded with `seed` (SplitMix64).
+inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace detail
+
 // ---- SimCLR -------------------------------------------------------------------------------------
 
 /// SimCLR's augmentation (Chen et al. 2020, "A Simple Framework for Contrastive Learning of
