@@ -6,8 +6,8 @@
 /// Over a row block of the similarity matrix S, one pass per row writes exp(S·inv_t − shift) in
 /// place with its excluded entries zeroed and returns the row sums, and one pass turns the
 /// symmetric exp(S − shift) into the gradient weights E ∘ (aᵢ + aⱼ). float32 rows use an AVX2/FMA
-/// exponential when the processor has it (chosen at run time), the standard library's otherwise;
-/// float64 rows use the standard library's (fast_exp.hpp). Rows are shared among
+/// or AVX-512 exponential when the processor has it (chosen at run time), the standard library's
+/// otherwise; float64 rows use the standard library's (fast_exp.hpp). Rows are shared among
 /// at::get_num_threads() threads (parallel_rows.hpp).
 
 #include <selfsup/losses/detail/fast_exp.hpp>
