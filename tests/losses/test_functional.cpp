@@ -1,6 +1,6 @@
 #include "../support.hpp"
 
-#include <selfsup/detail/similarity_cpu.hpp>
+#include <selfsup/losses/detail/similarity_cpu.hpp>
 #include <selfsup/detail/torch_compat.hpp>
 #include <selfsup/losses/functional.hpp>
 
@@ -248,8 +248,8 @@ namespace {
 // Sends the contrastive losses through the tensor operations that other devices use, for the
 // lifetime of the object.
 struct TensorPath {
-  TensorPath() { selfsup::detail::cpu::fused_loops_enabled() = false; }
-  ~TensorPath() { selfsup::detail::cpu::fused_loops_enabled() = true; }
+  TensorPath() { selfsup::losses::detail::cpu::fused_loops_enabled() = false; }
+  ~TensorPath() { selfsup::losses::detail::cpu::fused_loops_enabled() = true; }
 };
 
 // Value and gradients of `loss` on (z0, z1) of the given dtype.
@@ -354,7 +354,7 @@ BOOST_AUTO_TEST_CASE(fused_backward_twice_through_a_retained_graph) {
 // The vector exponentials against the standard library's, on rows of every length up to 40
 // (vector bodies and tails), with excluded (−inf) entries giving at most e^−87.
 BOOST_AUTO_TEST_CASE(vector_exponentials_match_the_standard_library) {
-  namespace cpu = selfsup::detail::cpu;
+  namespace cpu = selfsup::losses::detail::cpu;
   auto gen = selfsup::detail::make_generator(torch::kCPU, 13);
   for (auto isa : {cpu::Isa::scalar, cpu::Isa::avx2, cpu::Isa::avx512}) {
     if (!cpu::isa_available(isa)) continue;

@@ -56,19 +56,19 @@ BOOST_AUTO_TEST_CASE(simclr_views_contract) {
 BOOST_AUTO_TEST_CASE(simclr_recipes) {
   const auto cifar = views::SimCLRViewOptions::cifar();
   BOOST_TEST(cifar.size == 32);
-  BOOST_TEST(cifar.blur_probability == 0.0);
-  BOOST_TEST(cifar.jitter_probability == 0.8);
-  BOOST_TEST(cifar.grayscale_probability == 0.2);
+  BOOST_TEST(cifar.augmentation.blur_probability == 0.0);
+  BOOST_TEST(cifar.augmentation.jitter_probability == 0.8);
+  BOOST_TEST(cifar.augmentation.grayscale_probability == 0.2);
   const auto imagenet = views::SimCLRViewOptions::imagenet();
   BOOST_TEST(imagenet.size == 224);
-  BOOST_TEST(imagenet.blur_probability == 0.5);
+  BOOST_TEST(imagenet.augmentation.blur_probability == 0.5);
   BOOST_TEST(views::detail::default_blur_kernel(224) == 23);  // SimCLR's kernel for 224 pixels
   BOOST_TEST(views::detail::default_blur_kernel(96) == 9);
   BOOST_TEST(views::detail::default_blur_kernel(32) == 3);
   views::SimCLRViews v(views::SimCLRViewOptions::imagenet(48));
   auto out = v(torch::randint(0, 256, {4, 3, 64, 60}, torch::kByte));
   BOOST_TEST(out.sizes() == torch::IntArrayRef({4, 3, 48, 48}));
-  views::SimCLRViews normalised({.size = 16, .mean = {0.5, 0.5, 0.5}, .std = {0.25, 0.25, 0.25}});
+  views::SimCLRViews normalised({.size = 16, .augmentation = {.mean = {0.5, 0.5, 0.5}, .std = {0.25, 0.25, 0.25}}});
   auto n = normalised(torch::randint(0, 256, {64, 3, 20, 20}, torch::kByte));
   BOOST_TEST(n.min().item<float>() < -0.5f);  // values leave [0, 1] once normalised
 }
@@ -237,8 +237,8 @@ BOOST_AUTO_TEST_CASE(presets_bad_input) {
   BOOST_TEST(throws_with([&] { v(std::vector<torch::Tensor>{torch::rand({3, 8, 8}), torch::rand({1, 8, 8})}); },
                          "SimCLRViews: images[1] must have the dtype, channel count and device of images[0]"));
   BOOST_TEST(throws_with([] { views::SimCLRViews({.size = 0}); }, "SimCLRViews: size must be positive"));
-  BOOST_TEST(throws_with([] { views::SimCLRViews({.size = 32, .blur_kernel_size = 71}); }, "SimCLRViews: blur_kernel_size 71 is too large"));
-  BOOST_TEST(throws_with([] { views::SimCLRViews({.flip_probability = 2}); }, "SimCLRViews: flip_probability must be in [0, 1]"));
+  BOOST_TEST(throws_with([] { views::SimCLRViews({.size = 32, .augmentation = {.blur_kernel_size = 71}}); }, "SimCLRViews: blur_kernel_size 71 is too large"));
+  BOOST_TEST(throws_with([] { views::SimCLRViews({.augmentation = {.flip_probability = 2}}); }, "SimCLRViews: flip_probability must be in [0, 1]"));
   BOOST_TEST(throws_with([] { views::BYOLViews b({.size = 8}); b.first(torch::rand({2, 2, 8, 8})); }, "BYOLViews::first: images must have 1 or 3 channels"));
   BOOST_TEST(throws_with([] { views::MultiCrop({.local_views = -1}); }, "MultiCrop: local_views must be >= 0"));
 }

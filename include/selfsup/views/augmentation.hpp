@@ -8,10 +8,15 @@
 
 #include <selfsup/detail/check.hpp>
 #include <selfsup/detail/random.hpp>
+#include <selfsup/views/color_jitter.hpp>
 #include <selfsup/views/detail/cpu_views.hpp>
-#include <selfsup/views/functional.hpp>
+#include <selfsup/views/detail/source_images.hpp>
+#include <selfsup/views/detail/transform.hpp>
+#include <selfsup/views/gaussian_blur.hpp>
+#include <selfsup/views/normalize.hpp>
+#include <selfsup/views/random_grayscale.hpp>
 #include <selfsup/views/random_resized_crop.hpp>
-#include <selfsup/views/transforms.hpp>
+#include <selfsup/views/random_solarize.hpp>
 
 #include <torch/torch.h>
 
@@ -31,125 +36,6 @@ inline int64_t default_blur_kernel(int64_t size) {
   const auto k = size / 10;
   return k % 2 == 0 ? k + 1 : k;
 }
-
-/// An independent seed for stream `stream` of a policy seeded with `seed` (SplitMix64).
-inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
-  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-/// The images a batch of views is cut from: either one (B, C, H, W) tensor, or images of
-/// different sizes held flattened one after another (an image-folder batch).
-class SourceImages {
- public:
-  SourceImages(std::string_view fn, const torch::Tensor& images) : dense_(images) {
-    functional::detail::check_images(fn, images);
-    batch_ = images.size(0);
-    channels_ = images.size(1);
-  }
-
-  SourceImages(std::string_view fn, const std::vector<torch::Tensor>& images) {
-    TORCH_CHECK(!images.empty(), fn, ": images is an empty batch");
-    std::vector<torch::Tensor> flat;
-    std::vector<int64_t> starts, heights, widths;
-    int64_t offset = 0;
-    const auto& first = images.front();
-    for (size_t i = 0; i < images.size(); ++i) {
-      const auto& im = images[i];
-      const auto name = "images[" + std::to_string(i) + "]";
-      selfsup::detail::check_dim(fn, name, im, 3);
-      TORCH_CHECK(im.scalar_type() == torch::kByte || im.is_floating_point(), fn, ": ", name,
-                  " must be uint8 or floating, got ", im.scalar_type());
-      TORCH_CHECK(im.scalar_type() == first.scalar_type() && im.size(0) == first.size(0) &&
-                      im.device() == first.device(),
-                  fn, ": ", name, " must have the dtype, channel count and device of images[0], got ",
-                  im.scalar_type(), " ", im.sizes(), " on ", im.device(), " against ",
-                  first.scalar_type(), " ", first.sizes(), " on ", first.device());
-      TORCH_CHECK(im.size(1) > 0 && im.size(2) > 0, fn, ": ", name, " is empty, shape ", im.sizes());
-      starts.push_back(offset);
-      heights.push_back(im.size(1));
-      widths.push_back(im.size(2));
-      offset += im.numel();
-      flat.push_back(im.reshape({-1}));
-    }
-    // The shapes are host metadata: these small tensors are built on the host and moved once.
-    auto i64 = torch::TensorOptions().dtype(torch::kLong);
-    const auto device = first.device();
-    // Pinned host memory lets the copy to a GPU run asynchronously.
-    auto upload = [&](const std::vector<int64_t>& v) {
-      auto t = torch::tensor(v, i64);
-      return device.is_cuda() ? t.pin_memory().to(device, /*non_blocking=*/true) : t;
-    };
-    flat_ = torch::cat(flat);
-    starts_ = upload(starts);
-    heights_ = upload(heights);
-    widths_ = upload(widths);
-    batch_ = static_cast<int64_t>(images.size());
-    channels_ = first.size(0);
-  }
-
-  int64_t batch() const { return batch_; }
-  int64_t channels() const { return channels_; }
-  torch::Device device() const { return dense_.defined() ? dense_.device() : flat_.device(); }
-  bool ragged() const { return !dense_.defined(); }
-  const torch::Tensor& dense() const { return dense_; }
-
-  /// Boxes for the views of images `sources` (int64 (N)), each drawn against its own image.
-  torch::Tensor sample_boxes(const torch::Tensor& sources, const RandomResizedCropOptions& crop,
-                             at::Generator& gen) const {
-    if (!ragged()) {
-      auto i64 = sources.options();
-      const auto n = sources.size(0);
-      return sample_resized_crop_boxes(torch::full({n}, dense_.size(2), i64),
-                                       torch::full({n}, dense_.size(3), i64), crop, gen);
-    }
-    return sample_resized_crop_boxes(heights_.index_select(0, sources),
-                                     widths_.index_select(0, sources), crop, gen);
-  }
-
-  /// (N, C, size, size) float views in [0, 1]: image sources[i] cropped to boxes[i] and
-  /// mirrored where flip[i]. Uniform batches come back in the transposed layout of
-  /// functional::detail::resized_crop_transposed.
-  torch::Tensor crop(const torch::Tensor& sources, const torch::Tensor& boxes, int64_t size,
-                     const torch::Tensor& flip) const {
-    if (!ragged()) {
-      return functional::detail::resized_crop_transposed(dense_, boxes, {size, size}, flip, sources);
-    }
-    return functional::detail::resized_crop_ragged(
-        flat_, starts_.index_select(0, sources), heights_.index_select(0, sources),
-        widths_.index_select(0, sources), channels_, boxes, {size, size}, flip);
-  }
-
-  /// Whether render_cpu takes these images: on the CPU, uint8, float32 or float64.
-  bool cpu_renderable() const {
-    const auto& t = ragged() ? flat_ : dense_;
-    return t.device().is_cpu() && detail::cpu_renderable(t.scalar_type());
-  }
-
-  /// The views of images `sources` (int64 (N)) rendered in one pass each on the CPU
-  /// (render_cpu_views): contiguous (N, C, size, size).
-  torch::Tensor render_cpu(const torch::Tensor& sources, const CpuViewParams& params,
-                           const CpuViewStages& stages) const {
-    if (!ragged()) {
-      auto images = dense_.contiguous();
-      const auto h = images.size(2), w = images.size(3);
-      const auto n = sources.size(0);
-      auto i64 = sources.options();
-      return render_cpu_views(images.reshape({-1}), sources * (channels_ * h * w),
-                              torch::full({n}, h, i64), torch::full({n}, w, i64), channels_, params,
-                              stages);
-    }
-    return render_cpu_views(flat_, starts_.index_select(0, sources), heights_.index_select(0, sources),
-                            widths_.index_select(0, sources), channels_, params, stages);
-  }
-
- private:
-  torch::Tensor dense_;
-  torch::Tensor flat_, starts_, heights_, widths_;
-  int64_t batch_ = 0, channels_ = 0;
-};
 
 }  // namespace detail
 

@@ -15,36 +15,38 @@
 
 namespace selfsup::views {
 
+namespace detail {
+
+/// An independent seed for stream `stream` of a policy seeded with `seed` (SplitMix64).
+inline std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace detail
+
 // ---- SimCLR -------------------------------------------------------------------------------------
 
 /// SimCLR's augmentation (Chen et al. 2020, "A Simple Framework for Contrastive Learning of
 /// Visual Representations", appendix A): crop scale (0.08, 1), flip 0.5, colour jitter
 /// (0.8s, 0.8s, 0.8s, 0.2s) with strength s = 0.5 applied with p = 0.8, grayscale p = 0.2, and
 /// for ImageNet a Gaussian blur with p = 0.5, sigma in [0.1, 2.0], kernel 10% of the side.
-/// The defaults are the CIFAR-10 recipe (no blur); `imagenet()` gives the ImageNet one.
+/// The defaults are the CIFAR-10 recipe (no blur), which are AugmentationOptions' defaults;
+/// `imagenet()` gives the ImageNet one.
 struct SimCLRViewOptions {
-  int64_t size = 32;                                      ///< output side length
-  std::array<double, 2> scale = {0.08, 1.0};
-  std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};
-  double flip_probability = 0.5;
-  double brightness = 0.4;
-  double contrast = 0.4;
-  double saturation = 0.4;
-  double hue = 0.1;
-  double jitter_probability = 0.8;
-  double grayscale_probability = 0.2;
-  double blur_probability = 0.0;                          ///< 0.5 in the ImageNet recipe
-  int64_t blur_kernel_size = 0;                           ///< odd; 0 picks 10% of size, made odd
-  std::array<double, 2> blur_sigma = {0.1, 2.0};
-  std::vector<double> mean = {};                          ///< normalisation; empty: none
-  std::vector<double> std = {};
-  std::uint64_t seed = 0;                                 ///< seeds this policy's own generator
+  int64_t size = 32;                ///< output side length
+  /// Every stage of the pipeline (AugmentationOptions). Its own `size` and `seed` are not read:
+  /// this struct's `size` and `seed` take their place.
+  AugmentationOptions augmentation = {};
+  std::uint64_t seed = 0;           ///< seeds this policy's own generator
 
   /// The CIFAR-10 recipe at side `size`.
   static SimCLRViewOptions cifar(int64_t size = 32) { return {.size = size}; }
   /// The ImageNet recipe at side `size`: as CIFAR's plus blur with p = 0.5.
   static SimCLRViewOptions imagenet(int64_t size = 224) {
-    return {.size = size, .blur_probability = 0.5};
+    return {.size = size, .augmentation = {.blur_probability = 0.5}};
   }
 };
 
@@ -55,24 +57,7 @@ class SimCLRViews {
  public:
   SimCLRViews() : SimCLRViews(SimCLRViewOptions{}) {}
   explicit SimCLRViews(const SimCLRViewOptions& o)
-      : options_(o),
-        pipeline_({.size = o.size,
-                   .scale = o.scale,
-                   .ratio = o.ratio,
-                   .flip_probability = o.flip_probability,
-                   .brightness = o.brightness,
-                   .contrast = o.contrast,
-                   .saturation = o.saturation,
-                   .hue = o.hue,
-                   .jitter_probability = o.jitter_probability,
-                   .grayscale_probability = o.grayscale_probability,
-                   .blur_probability = o.blur_probability,
-                   .blur_kernel_size = o.blur_kernel_size,
-                   .blur_sigma = o.blur_sigma,
-                   .mean = o.mean,
-                   .std = o.std,
-                   .seed = o.seed},
-                  "selfsup::views::SimCLRViews") {}
+      : options_(o), pipeline_(pipeline_options(o), "selfsup::views::SimCLRViews") {}
 
   const SimCLRViewOptions& options() const { return options_; }
   torch::Tensor operator()(const torch::Tensor& images) { return pipeline_(images); }
@@ -83,6 +68,13 @@ class SimCLRViews {
   void load(torch::serialize::InputArchive& archive) { pipeline_.load(archive); }
 
  private:
+  static AugmentationOptions pipeline_options(const SimCLRViewOptions& o) {
+    auto a = o.augmentation;
+    a.size = o.size;
+    a.seed = o.seed;
+    return a;
+  }
+
   SimCLRViewOptions options_;
   Augmentation pipeline_;
 };
@@ -121,8 +113,8 @@ class BYOLViews {
  public:
   BYOLViews() : BYOLViews(BYOLViewOptions{}) {}
   explicit BYOLViews(const BYOLViewOptions& o)
-      : options_(o), first_(side(o, 0), "selfsup::views::BYOLViews::first"),
-        second_(side(o, 1), "selfsup::views::BYOLViews::second") {}
+      : options_(o), first_(view_options(o, 0), "selfsup::views::BYOLViews::first"),
+        second_(view_options(o, 1), "selfsup::views::BYOLViews::second") {}
 
   const BYOLViewOptions& options() const { return options_; }
   torch::Tensor first(const torch::Tensor& images) { return first_(images); }
@@ -141,7 +133,8 @@ class BYOLViews {
   }
 
  private:
-  static AugmentationOptions side(const BYOLViewOptions& o, int i) {
+  /// The pipeline of view `i` (0: first, 1: second).
+  static AugmentationOptions view_options(const BYOLViewOptions& o, int i) {
     return {.size = o.size,
             .scale = o.scale,
             .ratio = o.ratio,
@@ -207,8 +200,8 @@ class MultiCrop {
   MultiCrop() : MultiCrop(MultiCropOptions{}) {}
   explicit MultiCrop(const MultiCropOptions& o)
       : options_(o),
-        global_(side(o, o.global_size, o.global_scale), "selfsup::views::MultiCrop"),
-        local_(side(o, std::max<int64_t>(o.local_size, 1), o.local_scale), "selfsup::views::MultiCrop"),
+        global_(crop_options(o, o.global_size, o.global_scale), "selfsup::views::MultiCrop"),
+        local_(crop_options(o, std::max<int64_t>(o.local_size, 1), o.local_scale), "selfsup::views::MultiCrop"),
         generators_(o.seed) {
     TORCH_CHECK(o.local_views >= 0, "selfsup::views::MultiCrop: local_views must be >= 0, got ",
                 o.local_views);
@@ -236,8 +229,9 @@ class MultiCrop {
   }
 
  private:
-  static AugmentationOptions side(const MultiCropOptions& o, int64_t size,
-                                  std::array<double, 2> scale) {
+  /// The pipeline of the global or the local crops, of side `size` and area fraction `scale`.
+  static AugmentationOptions crop_options(const MultiCropOptions& o, int64_t size,
+                                          std::array<double, 2> scale) {
     return {.size = size,
             .scale = scale,
             .ratio = o.ratio,
