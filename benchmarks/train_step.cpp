@@ -1,35 +1,52 @@
-// train_step: where the time of one SimCLR training step goes.
+// train_step: where the time of one SimCLR training step goes, and what the kernel takes of it.
 //
 //   bench_train_step [--device cpu|cuda] [--model smallcnn|resnet18|resnet50] [--batch B]
 //                    [--width W] [--size S] [--steps N] [--threads T] [--bf16] [--channels-last]
-//                    [--views simclr|cropflip] [--no-peer]
+//                    [--views simclr|cropflip] [--keep-freed-memory on|off] [--no-peer]
 //
-// Times, per step, the whole Trainer::step (pairs, views, encoder, loss, optimiser, hooks) and
-// its parts measured alone: view generation for both sides, the encoder's forward and backward,
-// the loss's forward and backward, the optimiser step. The share outside the encoder is what the
-// library adds to the network's own cost. Views are SimCLR's (the CIFAR recipe up to 64 px, the
-// ImageNet recipe above), or crop-and-flip only. On the CPU with the SmallCNN and SimCLR's views,
-// the peer (benchmarks/train_step_peer.py) runs the same step the usual way in PyTorch, with
-// torchvision's transforms per image in a DataLoader, and the ratio is printed.
+// Every iteration runs, one after the other in the same allocator state, (a) Trainer::step as a
+// user runs it, and (b) the same step done by hand with a clock between its phases: pairs and
+// images, both sides' views, the encoder's forward, the loss's forward and backward (to the
+// projections), the encoder's backward, the optimiser. The phases of (b) add up to (b) by
+// construction, and (b) is compared with (a). Around the Trainer::step calls alone it reports
+// minor page faults per step and the kernel's share of the process's CPU time (getrusage).
+// On the CPU the encoder's forward + backward is also timed alone, in contiguous and
+// channels-last memory format, against the same encoder in python3-torch
+// (benchmarks/encoder_peer.py); with the SmallCNN and SimCLR's views the whole step is compared
+// with the usual PyTorch step (benchmarks/train_step_peer.py).
+#include "cli.hpp"
 #include "peer.hpp"
 
 #include <selfsup/selfsup.hpp>
 
 #include <fmt/core.h>
+#include <sys/resource.h>
 
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <string>
-#include <stdexcept>
-#include <string_view>
 #include <type_traits>
+#include <vector>
 
 namespace ss = selfsup;
 
 struct Settings {
-  std::string device = "cpu", model = "smallcnn", views = "simclr";
+  std::string device = "cpu", model = "smallcnn", views = "simclr", keep_freed_memory = "on";
   int64_t batch = 256, width = 16, size = 32, steps = 10;
   int threads = 0;
   bool bf16 = false, channels_last = false, peer = true;
+};
+
+struct Usage {
+  double user = 0, system = 0;
+  long minor_faults = 0;
+  static Usage now() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_usec); };
+    return {seconds(u.ru_utime), seconds(u.ru_stime), u.ru_minflt};
+  }
 };
 
 template <class Views>
@@ -43,63 +60,134 @@ Views make_views(int64_t size) {
 
 template <class Views, class Encoder>
 int run(Encoder encoder, const Settings& s, const std::string& model) {
-  const auto& device_name = s.device;
   const int64_t batch = s.batch, size = s.size, steps = s.steps;
-  const bool bf16 = s.bf16, channels_last = s.channels_last;
-  const torch::Device device(device_name == "cuda" ? torch::kCUDA : torch::kCPU);
-  auto sync = [&] { if (device.is_cuda()) torch::cuda::synchronize(); };
+  const torch::Device device(s.device == "cuda" ? torch::kCUDA : torch::kCPU);
+  const bool cuda = device.is_cuda(), bf16 = s.bf16 && cuda, channels_last = s.channels_last && cuda;
+  auto sync = [&] { if (cuda) torch::cuda::synchronize(); };
+  using Clock = std::chrono::steady_clock;
+  auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
+
   auto data = ss::data::make_synthetic({.classes = 10, .per_class = 2 * batch / 10 + 1, .size = size},
                                        ss::data::SyntheticSplit::train, device);
   using Recipe = ss::recipes::SimCLR::with_views<Views>;
   ss::Trainer trainer(Recipe{.views = make_views<Views>(size)}, encoder,
-                      {.batch_size = batch, .bf16_autocast = bf16, .channels_last = channels_last});
+                      {.batch_size = batch, .bf16_autocast = bf16, .channels_last = channels_last,
+                       .keep_freed_memory = s.keep_freed_memory == "on"});
   encoder->to(device);
-  if (channels_last && device.is_cuda()) ss::detail::to_channels_last(*encoder);
+  if (channels_last) ss::detail::to_channels_last(*encoder);
   auto anchors = torch::arange(batch, torch::TensorOptions().dtype(torch::kLong).device(device));
-  auto images = data.images(anchors);
   auto views = make_views<Views>(size);
-  auto x = torch::cat({views(images), views(images)});
-  if (channels_last && device.is_cuda()) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-  auto z0 = torch::randn({batch, 128}, device).requires_grad_(true);
-  auto z1 = torch::randn({batch, 128}, device).requires_grad_(true);
-  using clock = std::chrono::steady_clock;
-  auto time_ms = [&](auto&& fn) {
-    fn();  // warm-up
-    fn();
-    sync();
-    const auto start = clock::now();
-    for (int64_t i = 0; i < steps; ++i) fn();
-    sync();
-    return std::chrono::duration<double, std::milli>(clock::now() - start).count() / static_cast<double>(steps);
+  const ss::functional::NTXentOptions loss_options{.temperature = 0.5};
+
+  // (b): the step by hand, phase by phase.
+  enum Phase { pairs_images, view_phase, forward_phase, loss_phase, backward_phase, optimiser_phase, phases };
+  const std::array<const char*, phases> names = {"pairs and images", "views, both sides", "encoder forward",
+                                                 "NT-Xent forward + backward", "encoder backward", "optimiser step"};
+  std::array<double, phases> phase_ms{};
+  auto by_hand = [&](bool record) {
+    auto t = Clock::now();
+    auto mark = [&](Phase p) {
+      sync();
+      if (record) phase_ms[p] += ms_since(t);
+      t = Clock::now();
+    };
+    auto pairs = trainer.recipe().pairs.sample(anchors);
+    auto images = data.images(pairs.anchors);
+    mark(pairs_images);
+    auto x = torch::cat({views(images), views(images)});
+    if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+    mark(view_phase);
+    torch::Tensor z;
+    {
+      ss::detail::CudaBf16Autocast autocast(bf16);
+      z = encoder->forward(x);
+    }
+    mark(forward_phase);
+    auto zf = z.detach().to(torch::kFloat32).requires_grad_(true);
+    auto loss = ss::functional::nt_xent(zf.narrow(0, 0, batch), zf.narrow(0, batch, batch), loss_options);
+    auto dz = torch::autograd::grad({loss}, {zf}).front();
+    mark(loss_phase);
+    trainer.optimizer().zero_grad();
+    z.backward(dz.to(z.scalar_type()));
+    mark(backward_phase);
+    trainer.optimizer().step();
+    mark(optimiser_phase);
   };
-  const double step_ms = time_ms([&] { trainer.step(data, anchors); });
-  const double views_ms = time_ms([&] { views(images); views(images); });
-  const double encoder_ms = time_ms([&] {
-    encoder->zero_grad();
-    ss::detail::CudaBf16Autocast autocast(bf16 && device.is_cuda());
-    encoder->forward(x).sum().backward();
-  });
-  const double loss_ms = time_ms([&] { ss::functional::nt_xent(z0, z1, {.temperature = 0.5}).backward(); });
-  const double optimizer_ms = time_ms([&] { trainer.optimizer().step(); });
-  fmt::print("SimCLR step: device {}, {} at {}x{}, {} views, batch {} (x2 views), torch threads {}{}{}\n",
-             device_name, model, size, size, s.views, batch, torch::get_num_threads(), bf16 ? ", bf16 autocast" : "",
-             channels_last ? ", channels-last" : "");
-  auto row = [&](const char* what, double ms) {
-    fmt::print("  {:<34}{:9.2f} ms  {:5.1f} % of the step\n", what, ms, 100.0 * ms / step_ms);
-  };
-  row("whole training step", step_ms);
-  row("encoder forward + backward", encoder_ms);
-  row("  views, both sides (alone)", views_ms);
-  row("  NT-Xent forward + backward (alone)", loss_ms);
-  row("  optimiser step (alone)", optimizer_ms);
-  row("outside the encoder (step - encoder)", step_ms - encoder_ms);
-  fmt::print("  {:.0f} training images per second\n", 1000.0 * batch / step_ms);
-  if (s.peer && device.is_cpu() && s.model == "smallcnn" && s.views == "simclr") {
-    const auto args = fmt::format("--batch {} --width {} --size {} --steps {} --threads {}", s.batch, s.width, s.size,
-                                  s.steps, torch::get_num_threads());
-    if (auto peer = bench::run_peer("train_step_peer.py", args)) {
-      fmt::print("  peer: {}\n", peer->description);
-      fmt::print("  ratio PyTorch step / selfsup step: {:.1f}x\n", peer->value / step_ms);
+
+  for (int i = 0; i < 2; ++i) trainer.step(data, anchors), by_hand(false);  // warm-up
+  sync();
+  double step_ms = 0, by_hand_ms = 0;
+  Usage in_steps{};
+  for (int64_t i = 0; i < steps; ++i) {
+    const auto before = Usage::now();
+    const auto t = Clock::now();
+    trainer.step(data, anchors);
+    sync();
+    step_ms += ms_since(t);
+    const auto after = Usage::now();
+    in_steps.user += after.user - before.user;
+    in_steps.system += after.system - before.system;
+    in_steps.minor_faults += after.minor_faults - before.minor_faults;
+    const auto t2 = Clock::now();
+    by_hand(true);
+    by_hand_ms += ms_since(t2);
+  }
+  step_ms /= static_cast<double>(steps);
+  by_hand_ms /= static_cast<double>(steps);
+  for (auto& p : phase_ms) p /= static_cast<double>(steps);
+
+  fmt::print("SimCLR step: device {}, {} at {}x{}, {} views, batch {} (x2 views), torch threads {}{}{}, "
+             "glibc keeps freed memory: {}\n",
+             s.device, model, size, size, s.views, batch, torch::get_num_threads(), bf16 ? ", bf16 autocast" : "",
+             channels_last ? ", channels-last" : "",
+             s.keep_freed_memory == "on" && ss::memory::keep_freed_memory() == ss::memory::MallocTuning::applied ? "yes"
+                                                                                                              : "no");
+  fmt::print("  {:<36}{:9.2f} ms   {:.0f} training images per second\n", "Trainer::step", step_ms, 1000.0 * batch / step_ms);
+  fmt::print("  {:<36}{:9.2f} ms   ({:+.1f} % against Trainer::step)\n", "the same step by hand, phases:", by_hand_ms,
+             100.0 * (by_hand_ms - step_ms) / step_ms);
+  for (int p = 0; p < phases; ++p) {
+    fmt::print("    {:<34}{:9.2f} ms  {:5.1f} %\n", names[p], phase_ms[p], 100.0 * phase_ms[p] / by_hand_ms);
+  }
+  const double encoder_share = (phase_ms[forward_phase] + phase_ms[backward_phase]) / by_hand_ms;
+  fmt::print("    {:<34}{:>12}  {:5.1f} %\n", "outside the encoder", "", 100.0 * (1.0 - encoder_share));
+  const double cpu = in_steps.user + in_steps.system;
+  fmt::print("  in Trainer::step: {:.1f} minor page faults per step; kernel {:.1f} % of the process's CPU time\n",
+             static_cast<double>(in_steps.minor_faults) / static_cast<double>(steps),
+             cpu > 0 ? 100.0 * in_steps.system / cpu : 0.0);
+
+  if (!cuda) {
+    auto x = torch::rand({2 * batch, 3, size, size});
+    auto time_encoder = [&](const torch::Tensor& input) {
+      std::vector<double> times;
+      for (int64_t i = 0; i < steps + 2; ++i) {
+        const auto t = Clock::now();
+        encoder->zero_grad();
+        encoder->forward(input).sum().backward();
+        if (i >= 2) times.push_back(ms_since(t));
+      }
+      std::sort(times.begin(), times.end());
+      return times[times.size() / 2];
+    };
+    const double contiguous = time_encoder(x);
+    ss::detail::to_channels_last(*encoder);
+    const double nhwc = time_encoder(x.contiguous(at::MemoryFormat::ChannelsLast));
+    fmt::print("  encoder forward + backward alone (median): {:.2f} ms contiguous, {:.2f} ms channels-last\n",
+               contiguous, nhwc);
+    if (s.peer) {
+      const auto args = fmt::format("--model {} --batch {} --width {} --size {} --steps {} --threads {}", s.model,
+                                    batch, s.width, size, steps, torch::get_num_threads());
+      if (auto peer = bench::run_peer("encoder_peer.py", args)) {
+        fmt::print("  peer: {}\n", peer->description);
+        fmt::print("  ratio PyTorch encoder / selfsup encoder (contiguous): {:.2f}x\n", peer->value / contiguous);
+      }
+      if (s.model == "smallcnn" && s.views == "simclr") {
+        const auto step_args = fmt::format("--batch {} --width {} --size {} --steps {} --threads {}", batch, s.width,
+                                           size, steps, torch::get_num_threads());
+        if (auto peer = bench::run_peer("train_step_peer.py", step_args)) {
+          fmt::print("  peer: {}\n", peer->description);
+          fmt::print("  ratio PyTorch step / selfsup step: {:.1f}x\n", peer->value / step_ms);
+        }
+      }
     }
   }
   return 0;
@@ -114,38 +202,42 @@ int dispatch(const Settings& s) {
     return run<Views>(ss::models::make_resnet_encoder({.depth = depth, .cifar_stem = s.size <= 64}, heads), s,
                       depth == 18 ? "ResNet-18" : "ResNet-50");
   }
-  if (s.model != "smallcnn") {
-    fmt::print(stderr, "bench_train_step: --model must be smallcnn, resnet18 or resnet50, got '{}'\n", s.model);
-    return 2;
-  }
   return run<Views>(ss::models::make_small_cnn_encoder({.width = s.width}, heads), s,
                     fmt::format("SmallCNN width {}", s.width));
 }
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   Settings s;
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    auto next = [&] {
-      if (i + 1 >= argc) throw std::invalid_argument(fmt::format("bench_train_step: {} needs a value", flag));
-      return std::string(argv[++i]);
-    };
-    if (flag == "--device") s.device = next();
-    else if (flag == "--model") s.model = next();
-    else if (flag == "--views") s.views = next();
-    else if (flag == "--batch") s.batch = std::stoll(next());
-    else if (flag == "--width") s.width = std::stoll(next());
-    else if (flag == "--size") s.size = std::stoll(next());
-    else if (flag == "--steps") s.steps = std::stoll(next());
-    else if (flag == "--threads") s.threads = std::stoi(next());
-    else if (flag == "--bf16") s.bf16 = true;
-    else if (flag == "--channels-last") s.channels_last = true;
-    else if (flag == "--no-peer") s.peer = false;
-    else { fmt::print(stderr, "bench_train_step: unknown argument '{}'\n", flag); return 2; }
+  CLI::App app("Where the time of one SimCLR training step goes, and the kernel's share of it.",
+               "bench_train_step");
+  app.add_option("--device", s.device, "where to train")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  app.add_option("--model", s.model, "the encoder's backbone")
+      ->check(CLI::IsMember({"smallcnn", "resnet18", "resnet50"}))
+      ->capture_default_str();
+  app.add_option("--views", s.views, "SimCLR's views, or crop and flip only")
+      ->check(CLI::IsMember({"simclr", "cropflip"}))
+      ->capture_default_str();
+  app.add_option("--batch", s.batch, "anchors per step (two views each)")->check(CLI::Range(2, 1 << 16))->capture_default_str();
+  app.add_option("--width", s.width, "SmallCNN width")->check(CLI::Range(1, 4096))->capture_default_str();
+  app.add_option("--size", s.size, "image side")->check(CLI::Range(8, 1024))->capture_default_str();
+  app.add_option("--steps", s.steps, "timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
+  app.add_option("--threads", s.threads, "LibTorch threads (0: its default)")->check(CLI::Range(0, 1024))->capture_default_str();
+  app.add_option("--keep-freed-memory", s.keep_freed_memory,
+                 "glibc keeps freed memory for the next step (TrainerOptions::keep_freed_memory)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_flag("--bf16", s.bf16, "CUDA: bfloat16 autocast for the encoder");
+  app.add_flag("--channels-last", s.channels_last, "CUDA: channels-last images and weights");
+  app.add_flag("!--no-peer", s.peer, "skip the Python peers");
+  if (auto code = bench::parse(app, argc, argv)) return *code;
+  if (s.device == "cuda" && !torch::cuda::is_available()) {
+    fmt::print(stderr, "bench_train_step: --device cuda, but no CUDA device is available\n");
+    return 2;
   }
   if (s.threads > 0) torch::set_num_threads(s.threads);
   if (s.views == "simclr") return dispatch<ss::views::SimCLRViews>(s);
-  if (s.views == "cropflip") return dispatch<ss::views::CropFlip>(s);
-  fmt::print(stderr, "bench_train_step: --views must be simclr or cropflip, got '{}'\n", s.views);
-  return 2;
+  return dispatch<ss::views::CropFlip>(s);
+} catch (const std::exception& e) {
+  fmt::print(stderr, "bench_train_step: {}\n", e.what());
+  return 1;
 }

@@ -25,7 +25,7 @@ struct AlignUniform {
 };
 
 using SimCLR = ss::recipes::SimCLR;
-using AlignUniformRecipe = SimCLR::with_loss<AlignUniform>::with_negatives<ss::negatives::None>;
+using AlignUniformRecipe = SimCLR::with_views<ss::views::CropFlip>::with_loss<AlignUniform>::with_negatives<ss::negatives::None>;
 
 int main() {
   torch::manual_seed(0);

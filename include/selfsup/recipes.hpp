@@ -10,24 +10,25 @@
 #include <selfsup/negatives/queue.hpp>
 #include <selfsup/pairs/augmented.hpp>
 #include <selfsup/recipe.hpp>
-#include <selfsup/views/crop_flip.hpp>
+#include <selfsup/views/presets.hpp>
 
 namespace selfsup::recipes {
 
-/// SimCLR (Chen et al., ICML 2020): augmented pairs, in-batch negatives, NT-Xent.
-using SimCLR = Recipe<views::CropFlip, pairs::Augmented, negatives::InBatch, losses::NTXent>;
+/// SimCLR (Chen et al., ICML 2020): SimCLR's views, augmented pairs, in-batch negatives, NT-Xent.
+using SimCLR = Recipe<views::SimCLRViews, pairs::Augmented, negatives::InBatch, losses::NTXent>;
 
 /// InfoNCE against MoCo's queue of negatives (He et al., CVPR 2020), the keys being the online
 /// projections of the partner views (MoCo proper also needs a momentum target encoder).
-using InfoNCEQueue = Recipe<views::CropFlip, pairs::Augmented, negatives::Queue, losses::InfoNCE>;
+using InfoNCEQueue = Recipe<views::SimCLRViews, pairs::Augmented, negatives::Queue, losses::InfoNCE>;
 
 /// Decoupled contrastive learning (Yeh et al., ECCV 2022).
-using DCL = Recipe<views::CropFlip, pairs::Augmented, negatives::InBatch, losses::DCL>;
+using DCL = Recipe<views::SimCLRViews, pairs::Augmented, negatives::InBatch, losses::DCL>;
 
-/// VICReg (Bardes et al., ICLR 2022): augmented pairs, no negatives.
-using VICReg = Recipe<views::CropFlip, pairs::Augmented, negatives::None, losses::VICReg>;
+/// VICReg (Bardes et al., ICLR 2022): BYOL's asymmetric views, augmented pairs, no negatives.
+using VICReg = Recipe<views::BYOLViews, pairs::Augmented, negatives::None, losses::VICReg>;
 
-/// Barlow Twins (Zbontar et al., ICML 2021): augmented pairs, no negatives.
-using BarlowTwins = Recipe<views::CropFlip, pairs::Augmented, negatives::None, losses::BarlowTwins>;
+/// Barlow Twins (Zbontar et al., ICML 2021): BYOL's asymmetric views, augmented pairs, no
+/// negatives.
+using BarlowTwins = Recipe<views::BYOLViews, pairs::Augmented, negatives::None, losses::BarlowTwins>;
 
 }  // namespace selfsup::recipes

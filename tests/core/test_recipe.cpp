@@ -125,17 +125,18 @@ static_assert(ss::Loss<CountingNTXent>);
 // ---- rebinding one role at a time ------------------------------------------------------------
 using Base = ss::recipes::SimCLR;
 static_assert(std::is_same_v<Base::with_pairs<NextOfSameLabel>,
-                             ss::Recipe<ss::views::CropFlip, NextOfSameLabel, ss::negatives::InBatch,
+                             ss::Recipe<ss::views::SimCLRViews, NextOfSameLabel, ss::negatives::InBatch,
                                         ss::losses::NTXent>>);
 static_assert(std::is_same_v<Base::with_views<CentreCrop>::views_type, CentreCrop>);
 static_assert(std::is_same_v<Base::with_loss<CountingNTXent>::loss_type, CountingNTXent>);
-static_assert(std::is_same_v<Base::with_negatives<ss::negatives::None>::with_loss<ss::losses::BarlowTwins>,
+static_assert(std::is_same_v<Base::with_negatives<ss::negatives::None>::with_loss<ss::losses::BarlowTwins>::
+                                 with_views<ss::views::BYOLViews>,
                              ss::recipes::BarlowTwins>);
 
 BOOST_AUTO_TEST_SUITE(core_tests)
 
 BOOST_AUTO_TEST_CASE(options_are_designated_initialisers) {
-  ss::recipes::SimCLR r{.views = ss::views::CropFlip({.size = 16, .seed = 2}),
+  ss::recipes::SimCLR::with_views<ss::views::CropFlip> r{.views = ss::views::CropFlip({.size = 16, .seed = 2}),
                         .loss = ss::losses::NTXent{{.temperature = 0.2}}};
   BOOST_TEST(r.loss.options.temperature == 0.2);
   BOOST_TEST(r.views.options().size == 16);

@@ -102,7 +102,7 @@ BOOST_AUTO_TEST_CASE(queue_state_round_trips_through_an_archive) {
 BOOST_AUTO_TEST_CASE(info_nce_queue_recipe_trains) {
   auto data = ss::data::make_synthetic({.classes = 4, .per_class = 16, .size = 16, .seed = 2});
   auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 16, .out_dim = 8});
-  ss::recipes::InfoNCEQueue recipe{.views = ss::views::CropFlip({.size = 16}), .negatives = ss::negatives::Queue({.size = 40})};
+  ss::recipes::InfoNCEQueue::with_views<ss::views::CropFlip> recipe{.views = ss::views::CropFlip({.size = 16}), .negatives = ss::negatives::Queue({.size = 40})};
   ss::Trainer trainer(std::move(recipe), encoder, {.epochs = 2, .batch_size = 16, .log_every = 1});
   auto result = trainer.fit(data);
   BOOST_TEST(result.steps == 8);

@@ -346,7 +346,7 @@ BOOST_AUTO_TEST_CASE(nearest_neighbour_swaps_in_the_support_set_neighbour) {
 template <class P>
 void train_a_few_steps(P pairs_source, int64_t min_steps) {
   auto d = data::make_synthetic({.classes = 4, .per_class = 16, .size = 16, .seed = 2});
-  auto recipe = ss::recipes::SimCLR::with_pairs<P>{.views = ss::views::CropFlip({.size = 16}), .pairs = std::move(pairs_source)};
+  auto recipe = ss::recipes::SimCLR::with_views<ss::views::CropFlip>::with_pairs<P>{.views = ss::views::CropFlip({.size = 16}), .pairs = std::move(pairs_source)};
   auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
   ss::Trainer trainer(std::move(recipe), encoder, {.epochs = 2, .batch_size = 8, .log_every = 1});
   auto r = trainer.fit(d);

@@ -23,7 +23,7 @@ BOOST_AUTO_TEST_SUITE(train_tests)
 BOOST_AUTO_TEST_CASE(simclr_loss_falls) {
   torch::manual_seed(0);  // the encoder's initial weights
   auto data = ss::data::make_synthetic({.classes = 10, .per_class = 32, .size = 32, .seed = 1});
-  ss::recipes::SimCLR recipe{.views = ss::views::CropFlip({.size = 32, .scale = {0.2, 1.0}, .seed = 1}),
+  ss::recipes::SimCLR::with_views<ss::views::CropFlip> recipe{.views = ss::views::CropFlip({.size = 32, .scale = {0.2, 1.0}, .seed = 1}),
                              .loss = {{.temperature = 0.2}}};
   auto encoder = ss::models::make_small_cnn_encoder({.width = 8}, {.hidden_dim = 64, .out_dim = 32});
   ss::Trainer trainer(std::move(recipe), encoder,
@@ -45,7 +45,7 @@ BOOST_AUTO_TEST_CASE(simclr_loss_falls) {
 BOOST_AUTO_TEST_CASE(max_steps_and_log_every) {
   auto data = ss::data::make_synthetic({.classes = 2, .per_class = 16, .size = 16});
   auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
-  ss::Trainer trainer(ss::recipes::SimCLR{.views = ss::views::CropFlip({.size = 16})}, encoder,
+  ss::Trainer trainer(ss::recipes::SimCLR::with_views<ss::views::CropFlip>{.views = ss::views::CropFlip({.size = 16})}, encoder,
                       {.epochs = 10, .batch_size = 8, .log_every = 2, .max_steps = 7});
   auto result = trainer.fit(data);
   BOOST_TEST(result.steps == 7);
@@ -66,7 +66,7 @@ struct ExplodingLoss {
 BOOST_AUTO_TEST_CASE(non_finite_loss_stops_training) {
   auto data = ss::data::make_synthetic({.classes = 2, .per_class = 16, .size = 16});
   auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
-  using Recipe = ss::recipes::SimCLR::with_loss<ExplodingLoss>;
+  using Recipe = ss::recipes::SimCLR::with_views<ss::views::CropFlip>::with_loss<ExplodingLoss>;
   ss::Trainer trainer(Recipe{.views = ss::views::CropFlip({.size = 16})}, encoder,
                       {.epochs = 3, .batch_size = 8, .log_every = 1});
   BOOST_TEST(throws_with([&] { trainer.fit(data); }, "the loss became inf at step 3"));
@@ -101,7 +101,7 @@ BOOST_AUTO_TEST_CASE(every_optimiser_trains_and_logs_its_rate) {
     BOOST_TEST_CONTEXT("optimiser " << static_cast<int>(kind)) {
       auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
       auto before = encoder->backbone->parameters().front().clone();
-      ss::Trainer trainer(ss::recipes::SimCLR{.views = ss::views::CropFlip({.size = 16})}, encoder,
+      ss::Trainer trainer(ss::recipes::SimCLR::with_views<ss::views::CropFlip>{.views = ss::views::CropFlip({.size = 16})}, encoder,
                           {.epochs = 2, .batch_size = 8, .optimizer = kind, .learning_rate = 0.1,
                            .schedule = {.warmup_steps = 2}, .clip_grad_norm = 1.0, .log_every = 1});
       auto result = trainer.fit(data);
@@ -261,7 +261,7 @@ BOOST_AUTO_TEST_CASE(non_finite_loss_names_the_last_checkpoint) {
   using selfsup::test::throws_with;
   auto data = ss::data::make_synthetic({.classes = 2, .per_class = 16, .size = 16});
   auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
-  using Recipe = ss::recipes::SimCLR::with_loss<ExplodingLoss>;
+  using Recipe = ss::recipes::SimCLR::with_views<ss::views::CropFlip>::with_loss<ExplodingLoss>;
   ss::Trainer trainer(Recipe{.views = ss::views::CropFlip({.size = 16})}, encoder, {.epochs = 3, .batch_size = 8, .log_every = 1});
   const auto path = temp_path("before-nan.pt").string();
   trainer.save_checkpoint(path);
@@ -272,7 +272,7 @@ BOOST_AUTO_TEST_CASE(hooks_write_logs_checkpoints_and_knn) {
   auto train = ss::data::make_synthetic({.classes = 2, .per_class = 16, .size = 16});
   auto test = ss::data::make_synthetic({.classes = 2, .per_class = 8, .size = 16}, ss::data::SyntheticSplit::test);
   auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
-  ss::Trainer trainer(ss::recipes::SimCLR{.views = ss::views::CropFlip({.size = 16})}, encoder,
+  ss::Trainer trainer(ss::recipes::SimCLR::with_views<ss::views::CropFlip>{.views = ss::views::CropFlip({.size = 16})}, encoder,
                       {.epochs = 2, .batch_size = 8, .log_every = 2});
   const auto log_path = temp_path("metrics.jsonl").string();
   std::filesystem::remove(log_path);

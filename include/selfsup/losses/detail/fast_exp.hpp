@@ -109,6 +109,14 @@ __attribute__((target("avx512f"))) inline __m512 exp16(__m512 x) {
   return _mm512_scalef_ps(p, n);                                        // p · 2ⁿ
 }
 
+// GCC's AVX-512 cast intrinsics start from a deliberately undefined register (`__Y = __Y` in
+// avxintrin.h), which -Wmaybe-uninitialized reports once they are inlined here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
 // total + the 16 floats of acc, in double.
 __attribute__((target("avx512f"))) inline __m512d add_to_total(__m512d total, __m512 acc) {
   total = _mm512_add_pd(total, _mm512_cvtps_pd(_mm512_castps512_ps256(acc)));
@@ -138,6 +146,9 @@ __attribute__((target("avx512f"))) inline double exp_affine_avx512(float* x, int
   }
   return _mm512_reduce_add_pd(total);
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 inline bool isa_available(Isa isa) {
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
