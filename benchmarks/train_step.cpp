@@ -2,7 +2,8 @@
 //
 //   bench_train_step [--device cpu|cuda] [--model smallcnn|resnet18|resnet50] [--batch B]
 //                    [--width W] [--size S] [--steps N] [--threads T] [--bf16] [--channels-last]
-//                    [--views simclr|cropflip] [--keep-freed-memory on|off] [--no-peer]
+//                    [--views simclr|cropflip] [--keep-freed-memory on|off] [--serial-blas on|off]
+//                    [--no-peer]
 //
 // Every iteration runs, one after the other in the same allocator state, (a) Trainer::step as a
 // user runs it, and (b) the same step done by hand with a clock between its phases: pairs and
@@ -32,7 +33,7 @@
 namespace ss = selfsup;
 
 struct Settings {
-  std::string device = "cpu", model = "smallcnn", views = "simclr", keep_freed_memory = "on";
+  std::string device = "cpu", model = "smallcnn", views = "simclr", keep_freed_memory = "on", serial_blas = "on";
   int64_t batch = 256, width = 16, size = 32, steps = 10;
   int threads = 0;
   bool bf16 = false, channels_last = false, peer = true;
@@ -72,7 +73,7 @@ int run(Encoder encoder, const Settings& s, const std::string& model) {
   using Recipe = ss::recipes::SimCLR::with_views<Views>;
   ss::Trainer trainer(Recipe{.views = make_views<Views>(size)}, encoder,
                       {.batch_size = batch, .bf16_autocast = bf16, .channels_last = channels_last,
-                       .keep_freed_memory = s.keep_freed_memory == "on"});
+                       .keep_freed_memory = s.keep_freed_memory == "on", .serial_blas = s.serial_blas == "on"});
   encoder->to(device);
   if (channels_last) ss::detail::to_channels_last(*encoder);
   auto anchors = torch::arange(batch, torch::TensorOptions().dtype(torch::kLong).device(device));
@@ -137,11 +138,11 @@ int run(Encoder encoder, const Settings& s, const std::string& model) {
   for (auto& p : phase_ms) p /= static_cast<double>(steps);
 
   fmt::print("SimCLR step: device {}, {} at {}x{}, {} views, batch {} (x2 views), torch threads {}{}{}, "
-             "glibc keeps freed memory: {}\n",
+             "glibc keeps freed memory: {}, serial BLAS: {}\n",
              s.device, model, size, size, s.views, batch, torch::get_num_threads(), bf16 ? ", bf16 autocast" : "",
              channels_last ? ", channels-last" : "",
-             s.keep_freed_memory == "on" && ss::memory::keep_freed_memory() == ss::memory::MallocTuning::applied ? "yes"
-                                                                                                              : "no");
+             s.keep_freed_memory == "on" && ss::runtime::keep_freed_memory() == ss::runtime::Tuning::applied ? "yes" : "no",
+             s.serial_blas == "on" && ss::runtime::serial_blas() == ss::runtime::Tuning::applied ? "yes" : "no");
   fmt::print("  {:<36}{:9.2f} ms   {:.0f} training images per second\n", "Trainer::step", step_ms, 1000.0 * batch / step_ms);
   fmt::print("  {:<36}{:9.2f} ms   ({:+.1f} % against Trainer::step)\n", "the same step by hand, phases:", by_hand_ms,
              100.0 * (by_hand_ms - step_ms) / step_ms);
@@ -224,6 +225,10 @@ int main(int argc, char** argv) try {
   app.add_option("--threads", s.threads, "LibTorch threads (0: its default)")->check(CLI::Range(0, 1024))->capture_default_str();
   app.add_option("--keep-freed-memory", s.keep_freed_memory,
                  "glibc keeps freed memory for the next step (TrainerOptions::keep_freed_memory)")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->capture_default_str();
+  app.add_option("--serial-blas", s.serial_blas,
+                 "OpenBLAS runs each product on the calling thread (TrainerOptions::serial_blas)")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   app.add_flag("--bf16", s.bf16, "CUDA: bfloat16 autocast for the encoder");

@@ -41,6 +41,7 @@ static std::optional<int> parse(int argc, char** argv, Args& a) {
 }
 
 int main(int argc, char** argv) try {
+  selfsup::runtime::tune_cpu_training();  // from the start: data loading and evaluation too
   Args args;
   if (auto exit = parse(argc, argv, args)) return *exit;
   const torch::Device device = ss::examples::parse_device("quickstart", args.device);

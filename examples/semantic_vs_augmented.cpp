@@ -74,6 +74,7 @@ static std::optional<int> parse(int argc, char** argv, Args& a) {
 }
 
 int main(int argc, char** argv) try {
+  selfsup::runtime::tune_cpu_training();  // from the start: data loading and evaluation too
   Args args;
   if (auto exit = parse(argc, argv, args)) return *exit;
   constexpr std::string_view program = "semantic_vs_augmented";

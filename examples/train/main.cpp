@@ -324,6 +324,7 @@ int run(int argc, char** argv) {
 }  // namespace train
 
 int main(int argc, char** argv) try {
+  selfsup::runtime::tune_cpu_training();  // from the start: data loading and evaluation too
   return train::run(argc, argv);
 } catch (const c10::Error& e) {
   fmt::print(stderr, "{}\n", e.what_without_backtrace());

@@ -35,7 +35,9 @@ struct TrainerOptions {
                                  ///< loss is computed in float32
   bool channels_last = false;    ///< CUDA only: images and convolution weights in channels-last
   bool keep_freed_memory = true; ///< CPU: glibc keeps freed memory for the next step instead of
-                                 ///< returning it to the kernel (train/memory.hpp)
+                                 ///< returning it to the kernel (train/runtime.hpp)
+  bool serial_blas = true;       ///< CPU: OpenBLAS runs each product on the calling thread, and
+                                 ///< LibTorch's threads parallelise around it (train/runtime.hpp)
 };
 
 /// The loss read back at one logging step.

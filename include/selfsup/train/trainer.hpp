@@ -19,7 +19,7 @@
 #include <selfsup/recipe.hpp>
 #include <selfsup/train/checkpoint.hpp>
 #include <selfsup/train/forward.hpp>
-#include <selfsup/train/memory.hpp>
+#include <selfsup/train/runtime.hpp>
 #include <selfsup/train/optimizers.hpp>
 #include <selfsup/train/options.hpp>
 #include <selfsup/train/schedule.hpp>
@@ -78,7 +78,8 @@ class Trainer {
     TORCH_CHECK(options.weight_decay >= 0 && options.momentum >= 0 && options.clip_grad_norm >= 0,
                 fn, ": weight_decay, momentum and clip_grad_norm must be non-negative");
     TORCH_CHECK(options.log_every >= 1, fn, ": log_every must be >= 1, got ", options.log_every);
-    if (options.keep_freed_memory) memory::keep_freed_memory();
+    if (options.keep_freed_memory) runtime::keep_freed_memory();
+    if (options.serial_blas) runtime::serial_blas();
     if constexpr (LossTraits::needs_predictor) {
       TORCH_CHECK(encoder_->has_predictor(), fn, ": the loss reads the predictor's outputs (BYOL, "
                   "SimSiam), but this encoder was made without a predictor; set EncoderOptions::predictor");
