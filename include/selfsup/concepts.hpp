@@ -141,31 +141,6 @@ struct on_epoch_end {
   using found = ::selfsup::detail::probe::on_epoch_end_found<T>;
 };
 
-/// The module a module holder holds (LibTorch's TORCH_MODULE pattern), or T itself.
-template <class T>
-struct held {
-  using type = T;
-};
-template <class T>
-  requires requires { typename T::ContainedType; }
-struct held<T> {
-  using type = typename T::ContainedType;
-};
-
-/// Checks one member: a compile error if present with another signature. True when it is
-/// missing (required members are then reported by the caller with their declaration).
-template <class Type, class M>
-constexpr bool missing() {
-  return detail::member_missing<Type, typename M::member, typename M::expected, typename M::found,
-                                M::present, M::valid>();
-}
-/// Checks optional members; always true (an error is a compile error).
-template <class Type, class... Ms>
-constexpr bool optional_members() {
-  ((void)missing<Type, Ms>(), ...);
-  return true;
-}
-
 /// The optional members of each role, checked for their signatures (a compile error names a
 /// member that exists with another one). Always true.
 template <class V>
@@ -310,48 +285,36 @@ inline constexpr bool has_target_members_v = contract::has_target_of<E>::valid &
                                              contract::target_forward_of<E>::valid &&
                                              contract::update_target_of<E>::valid;
 
+// A flag's value, or its default when the type does not declare it.
+#define SELFSUP_DETAIL_FLAG(T, NAME, DEFAULT) \
+  [] {                                        \
+    if constexpr (contract::NAME<T>::valid) { \
+      return static_cast<bool>(T::NAME);      \
+    } else {                                  \
+      return DEFAULT;                         \
+    }                                         \
+  }()
+
 /// The flags of a pair source, negative strategy and loss, with the defaults of the optional
 /// ones. A required flag that is missing reads false here and is reported by selfsup::Recipe.
 template <class P>
 struct pair_source_traits {
-  static constexpr bool provides_groups = [] {
-    if constexpr (contract::provides_groups<P>::valid) return static_cast<bool>(P::provides_groups);
-    else return false;
-  }();
+  static constexpr bool provides_groups = SELFSUP_DETAIL_FLAG(P, provides_groups, false);
 };
 template <class N>
 struct negative_traits {
-  static constexpr bool provides_negatives = [] {
-    if constexpr (contract::provides_negatives<N>::valid) return static_cast<bool>(N::provides_negatives);
-    else return false;
-  }();
-  static constexpr bool needs_groups = [] {
-    if constexpr (contract::needs_groups<N>::valid) return static_cast<bool>(N::needs_groups);
-    else return false;
-  }();
-  static constexpr bool provides_bank = [] {
-    if constexpr (contract::provides_bank<N>::valid) return static_cast<bool>(N::provides_bank);
-    else return false;
-  }();
+  static constexpr bool provides_negatives = SELFSUP_DETAIL_FLAG(N, provides_negatives, false);
+  static constexpr bool needs_groups = SELFSUP_DETAIL_FLAG(N, needs_groups, false);
+  static constexpr bool provides_bank = SELFSUP_DETAIL_FLAG(N, provides_bank, false);
 };
 template <class L>
 struct loss_traits {
-  static constexpr bool contrastive = [] {
-    if constexpr (contract::contrastive<L>::valid) return static_cast<bool>(L::contrastive);
-    else return false;
-  }();
-  static constexpr bool needs_bank = [] {
-    if constexpr (contract::needs_bank<L>::valid) return static_cast<bool>(L::needs_bank);
-    else return false;
-  }();
-  static constexpr bool masks_false_negatives = [] {
-    if constexpr (contract::masks_false_negatives<L>::valid) return static_cast<bool>(L::masks_false_negatives);
-    else return false;
-  }();
-  static constexpr bool needs_predictor = [] {
-    if constexpr (contract::needs_predictor<L>::valid) return static_cast<bool>(L::needs_predictor);
-    else return false;
-  }();
+  static constexpr bool contrastive = SELFSUP_DETAIL_FLAG(L, contrastive, false);
+  static constexpr bool needs_bank = SELFSUP_DETAIL_FLAG(L, needs_bank, false);
+  static constexpr bool masks_false_negatives = SELFSUP_DETAIL_FLAG(L, masks_false_negatives, false);
+  static constexpr bool needs_predictor = SELFSUP_DETAIL_FLAG(L, needs_predictor, false);
 };
+
+#undef SELFSUP_DETAIL_FLAG
 
 }  // namespace selfsup

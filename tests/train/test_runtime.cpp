@@ -17,8 +17,8 @@ BOOST_AUTO_TEST_SUITE(train_tests)
 
 #if defined(__GLIBC__)
 BOOST_AUTO_TEST_CASE(freed_memory_is_kept_for_the_next_step) {
-  BOOST_TEST_REQUIRE(ss::runtime::keep_freed_memory() == ss::runtime::Tuning::applied);
-  BOOST_TEST(ss::runtime::keep_freed_memory() == ss::runtime::Tuning::applied);  // once, and again
+  BOOST_TEST_REQUIRE((ss::runtime::keep_freed_memory() == ss::runtime::Tuning::applied));
+  BOOST_TEST((ss::runtime::keep_freed_memory() == ss::runtime::Tuning::applied));  // once, and again
   // glibc's default would map a 64 MiB block on its own (mmap) and unmap it on free; now it comes
   // from the heap, and stays there once freed.
   const auto mapped_before = mallinfo2().hblkhd;
@@ -37,10 +37,10 @@ BOOST_AUTO_TEST_CASE(openblas_runs_products_on_the_calling_thread) {
   auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
   const auto result = ss::runtime::serial_blas();
   if (get == nullptr) {  // LibTorch's BLAS is not OpenBLAS: nothing to change
-    BOOST_TEST(result == ss::runtime::Tuning::unsupported);
+    BOOST_TEST((result == ss::runtime::Tuning::unsupported));
     return;
   }
-  BOOST_TEST(result == ss::runtime::Tuning::applied);
+  BOOST_TEST((result == ss::runtime::Tuning::applied));
   BOOST_TEST(get() == 1);
 }
 

@@ -151,3 +151,32 @@ constexpr bool member_missing() {
 }
 
 }  // namespace selfsup::detail
+
+namespace selfsup::contract {
+
+/// The module a module holder holds (LibTorch's TORCH_MODULE pattern), or T itself.
+template <class T>
+struct held {
+  using type = T;
+};
+template <class T>
+  requires requires { typename T::ContainedType; }
+struct held<T> {
+  using type = typename T::ContainedType;
+};
+
+/// Checks one member: a compile error if present with another signature. True when it is
+/// missing (required members are then reported by the caller with their declaration).
+template <class Type, class M>
+constexpr bool missing() {
+  return detail::member_missing<Type, typename M::member, typename M::expected, typename M::found,
+                                M::present, M::valid>();
+}
+/// Checks optional members; always true (an error is a compile error).
+template <class Type, class... Ms>
+constexpr bool optional_members() {
+  ((void)missing<Type, Ms>(), ...);
+  return true;
+}
+
+}  // namespace selfsup::contract
