@@ -1,5 +1,6 @@
 # Checks examples/train at a tiny budget.
-#   MODE=recipes  every compiled (method, positives) recipe trains two steps and writes its JSON:
+#   MODE=recipes  every compiled (method, positives) recipe (with POSITIVES, a regular expression:
+#                 those with such positives) trains two steps and writes its JSON:
 #                 the keys, fractions in [0, 1], a finite final loss, two steps
 #   MODE=resume   one epoch with a checkpoint, then --resume to two epochs: the second run
 #                 starts where the first stopped and takes one epoch's steps
@@ -42,6 +43,13 @@ if(MODE STREQUAL "recipes")
   list(LENGTH lines count)
   if(NOT rc EQUAL 0 OR count LESS 40)
     message(FATAL_ERROR "train --list-recipes (${rc}) listed ${count} recipes:\n${listing}")
+  endif()
+  if(DEFINED POSITIVES)  # only the recipes with these positives (a regular expression)
+    list(FILTER lines INCLUDE REGEX " (${POSITIVES})$")
+    list(LENGTH lines count)
+    if(count EQUAL 0)
+      message(FATAL_ERROR "train --list-recipes lists no recipe with positives '${POSITIVES}':\n${listing}")
+    endif()
   endif()
   foreach(line IN LISTS lines)
     string(REPLACE " " ";" parts "${line}")
