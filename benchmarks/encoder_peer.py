@@ -11,6 +11,8 @@ import torch
 import torch.nn as nn
 import torchvision
 
+from peer_models import small_cnn
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--model", default="smallcnn", choices=["smallcnn", "resnet18", "resnet50"])
 parser.add_argument("--batch", type=int, default=256)
@@ -22,16 +24,6 @@ parser.add_argument("--channels-last", action="store_true")
 args = parser.parse_args()
 torch.set_num_threads(args.threads)
 torch.manual_seed(0)
-
-
-def small_cnn(width):
-    layers, c = [], 3
-    for stage in range(4):
-        out = width << stage
-        layers += [nn.Conv2d(c, out, 3, stride=1 if stage == 0 else 2, padding=1, bias=False),
-                   nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
-        c = out
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten()), 8 * width
 
 
 def resnet(depth, size):

@@ -15,6 +15,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 import torchvision.transforms as T
 
+from peer_models import small_cnn
+
 parser = argparse.ArgumentParser()
 parser.add_argument("--batch", type=int, default=256)
 parser.add_argument("--width", type=int, default=16)
@@ -27,17 +29,7 @@ torch.set_num_threads(args.threads)
 torch.manual_seed(0)
 
 
-def small_cnn(width):
-    layers, c = [], 3
-    for stage in range(4):
-        out = width << stage
-        layers += [nn.Conv2d(c, out, 3, stride=1 if stage == 0 else 2, padding=1, bias=False),
-                   nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
-        c = out
-    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
-
-
-model = nn.Sequential(small_cnn(args.width), nn.Linear(8 * args.width, 512), nn.BatchNorm1d(512),
+model = nn.Sequential(small_cnn(args.width)[0], nn.Linear(8 * args.width, 512), nn.BatchNorm1d(512),
                       nn.ReLU(inplace=True), nn.Linear(512, 128))
 optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
 
