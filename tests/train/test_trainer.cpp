@@ -5,7 +5,10 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <sys/resource.h>
+
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -255,6 +258,37 @@ BOOST_AUTO_TEST_CASE(checkpoints_refuse_other_recipes_models_and_broken_files) {
   BOOST_TEST(torch::equal(before, fresh.encoder()->parameters().front()));  // nothing half-loaded
   BOOST_TEST(fresh.steps_done() == 0);
   BOOST_TEST(throws_with([&] { fresh.load_checkpoint(path + ".missing"); }, "no checkpoint at"));
+}
+
+// A checkpoint that cannot be written (here: the file-size limit, as a full disk) is an error that
+// names the file; the previous checkpoint and the run survive, and no temporary file is left.
+BOOST_AUTO_TEST_CASE(a_failed_checkpoint_write_keeps_the_previous_one) {
+  auto data = ss::data::make_synthetic({.classes = 4, .per_class = 8, .size = 16, .seed = 5});
+  const auto dir = temp_path("full-disk");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const auto path = (dir / "run.pt").string();
+  auto trainer = make_resumable();
+  trainer.fit(data);
+  trainer.save_checkpoint(path);
+  const auto good_size = std::filesystem::file_size(path);
+  rlimit before{};
+  BOOST_TEST_REQUIRE(getrlimit(RLIMIT_FSIZE, &before) == 0);
+  auto* previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = before;
+  small.rlim_cur = 4096;
+  BOOST_TEST_REQUIRE(setrlimit(RLIMIT_FSIZE, &small) == 0);
+  const bool refused = throws_with([&] { trainer.save_checkpoint(path); }, "writing '" + path + ".tmp");
+  setrlimit(RLIMIT_FSIZE, &before);
+  std::signal(SIGXFSZ, previous_handler);
+  BOOST_TEST(refused);
+  BOOST_TEST(std::filesystem::file_size(path) == good_size);
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++files;
+  BOOST_TEST(files == 1u);  // no temporary file left behind
+  auto resumed = make_resumable();
+  resumed.load_checkpoint(path);
+  BOOST_TEST(resumed.steps_done() == trainer.steps_done());
 }
 
 BOOST_AUTO_TEST_CASE(non_finite_loss_names_the_last_checkpoint) {

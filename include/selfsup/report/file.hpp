@@ -4,6 +4,8 @@
 /// write_file_atomically, so a crash or a full disk never leaves a truncated result where a
 /// good one (or none) was.
 
+#include <selfsup/detail/files.hpp>
+
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -21,36 +23,10 @@ namespace selfsup::report {
 
 namespace detail {
 
-/// A name beside `path` that no other writer uses: same folder (so the rename is atomic),
-/// process id and a per-process counter.
-inline std::filesystem::path temporary_beside(const std::filesystem::path& path) {
-  static std::atomic<unsigned long> counter{0};
-  auto name = path.filename().string();
-  name += fmt::format(".tmp-{}-{}", static_cast<long>(::getpid()), counter++);
-  return path.parent_path() / name;
-}
+using selfsup::detail::temporary_beside;
 
 inline std::string folder_of(const std::filesystem::path& path) {
   return path.parent_path().empty() ? std::string(".") : path.parent_path().string();
-}
-
-/// Writes `content` to `file` and closes it; throws std::system_error naming `what` and the reason.
-inline void write_and_close(const std::filesystem::path& file, std::string_view content, const std::string& what) {
-  std::FILE* out = std::fopen(file.c_str(), "wb");
-  if (out == nullptr) {
-    throw std::system_error(errno, std::generic_category(), what + ": cannot create '" + file.string() + "'");
-  }
-  const bool written = std::fwrite(content.data(), 1, content.size(), out) == content.size();
-  const int write_errno = errno;
-  const bool flushed = written && std::fflush(out) == 0 && ::fsync(::fileno(out)) == 0;
-  const int flush_errno = errno;
-  const bool closed = std::fclose(out) == 0;
-  if (!written || !flushed || !closed) {
-    const int e = !written ? write_errno : !flushed ? flush_errno : errno;
-    std::error_code ignored;
-    std::filesystem::remove(file, ignored);
-    throw std::system_error(e, std::generic_category(), what + ": writing '" + file.string() + "' failed");
-  }
 }
 
 }  // namespace detail
@@ -65,24 +41,7 @@ inline void write_file_atomically(const std::filesystem::path& path, std::string
   if (!std::filesystem::is_directory(detail::folder_of(path), ec)) {
     throw std::runtime_error(fmt::format("{}: the folder '{}' does not exist", what, detail::folder_of(path)));
   }
-  const auto temporary = detail::temporary_beside(path);
-  try {
-    detail::write_and_close(temporary, content, what);
-  } catch (const std::system_error& e) {
-    throw std::runtime_error(e.what());
-  }
-  const auto size = std::filesystem::file_size(temporary, ec);
-  if (ec || size != content.size()) {
-    std::filesystem::remove(temporary, ec);
-    throw std::runtime_error(fmt::format("{}: the temporary file has {} bytes, expected {}", what, size,
-                                         content.size()));
-  }
-  std::filesystem::rename(temporary, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(temporary, ignored);
-    throw std::runtime_error(fmt::format("{}: renaming the temporary file failed: {}", what, ec.message()));
-  }
+  selfsup::detail::write_whole_file(path, content, what);
 }
 
 /// Checks, before long work starts, that a file can be created beside `path` (its folder exists

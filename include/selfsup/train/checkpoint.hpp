@@ -7,20 +7,17 @@
 /// model with the differences listed.
 
 #include <selfsup/concepts.hpp>
+#include <selfsup/detail/files.hpp>
 #include <selfsup/detail/state.hpp>
 
 #include <torch/torch.h>
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <stdexcept>
 #include <string_view>
-#include <system_error>
 #include <vector>
 
 namespace selfsup::checkpoint {
@@ -53,33 +50,18 @@ inline std::string difference(const std::string& checkpoint, const std::string& 
   return out;
 }
 
-/// A temporary name beside `path`, unique to this process and call.
-inline std::string temporary_name(const std::string& path) {
-  static std::atomic<unsigned> counter{0};
-  const auto ticks = std::chrono::steady_clock::now().time_since_epoch().count();
-  std::ostringstream s;
-  s << path << ".tmp." << ::getpid() << "." << counter++ << "." << (ticks & 0xffffff);
-  return s.str();
-}
-
-/// Writes `archive` to `path` atomically (see the file comment). On failure the temporary file
-/// is removed, `path` is left as it was, and the error names `fn`, the path and the reason.
+/// Writes `archive` to `path` atomically (see the file comment): serialised in memory first, so
+/// that a failed write (a full disk) is an error of ours, not one thrown inside LibTorch's writer.
+/// On failure the temporary file is removed, `path` is left as it was, and the error names `fn`,
+/// the path and the reason.
 inline void write(torch::serialize::OutputArchive& archive, const std::string& path,
                   std::string_view fn = "selfsup::checkpoint::write") {
-  const auto tmp = temporary_name(path);
-  std::error_code ec;
+  std::ostringstream bytes;
+  archive.save_to(bytes);
   try {
-    archive.save_to(tmp);
-  } catch (const c10::Error& e) {
-    std::filesystem::remove(tmp, ec);
-    TORCH_CHECK(false, fn, ": cannot write the checkpoint '", path, "' (", e.what_without_backtrace(),
-                "); the previous checkpoint, if any, is unchanged");
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::error_code ignored;
-    std::filesystem::remove(tmp, ignored);
-    TORCH_CHECK(false, fn, ": cannot rename the new checkpoint to '", path, "': ", ec.message());
+    detail::write_whole_file(path, std::move(bytes).str(), std::string(fn));
+  } catch (const std::runtime_error& e) {
+    TORCH_CHECK(false, e.what(), "; the previous checkpoint at '", path, "', if any, is unchanged");
   }
 }
 
