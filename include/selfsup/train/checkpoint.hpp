@@ -2,18 +2,29 @@
 /// \file
 /// Checkpoint files: written whole to a unique temporary name in the same folder, then renamed
 /// over the target, so a crash or a failed write never leaves a partial checkpoint under the
-/// name (and two runs on one path never share a temporary file); read back with errors that name
-/// the file. The model's parameter names and shapes are stored to refuse a checkpoint of another
-/// model with the differences listed.
+/// name (and two runs on one path never share a temporary file); framed with a CRC-32C of the
+/// archive (train/detail/checkpoint_file.hpp), so that a truncated or corrupted file is refused,
+/// naming it, before LibTorch reads it. The model's parameter names and shapes are stored to
+/// refuse a checkpoint of another model with the differences listed, and the options that shape
+/// the run (record) to refuse a resume that would silently change them.
 
 #include <selfsup/concepts.hpp>
 #include <selfsup/detail/files.hpp>
 #include <selfsup/detail/state.hpp>
+#include <selfsup/train/detail/checkpoint_file.hpp>
+#include <selfsup/train/options.hpp>
+
+#include <fmt/core.h>
 
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <stdexcept>
@@ -50,43 +61,145 @@ inline std::string difference(const std::string& checkpoint, const std::string& 
   return out;
 }
 
+/// A checkpoint that could not be written (a full disk, a missing or read-only folder); the
+/// previous checkpoint at the path, if any, is unchanged.
+class WriteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 /// Writes `archive` to `path` atomically (see the file comment): serialised in memory first, so
-/// that a failed write (a full disk) is an error of ours, not one thrown inside LibTorch's writer.
-/// On failure the temporary file is removed, `path` is left as it was, and the error names `fn`,
-/// the path and the reason.
+/// that a failed write (a full disk) is an error of ours, not one thrown inside LibTorch's writer,
+/// then framed with its checksum. On failure the temporary file is removed, `path` is left as it
+/// was, and the error (WriteError) names `fn`, the path and the reason. Temporary files that killed writers
+/// left beside `path` are removed.
 inline void write(torch::serialize::OutputArchive& archive, const std::string& path,
                   std::string_view fn = "selfsup::checkpoint::write") {
   std::ostringstream bytes;
   archive.save_to(bytes);
+  const std::string payload = std::move(bytes).str();
+  const std::string header = detail::frame_header(payload);
   try {
-    detail::write_whole_file(path, std::move(bytes).str(), std::string(fn));
+    selfsup::detail::write_whole_file(path, {header, payload}, std::string(fn));
   } catch (const std::runtime_error& e) {
-    TORCH_CHECK(false, e.what(), "; the previous checkpoint at '", path, "', if any, is unchanged");
+    throw WriteError(std::string(e.what()) + "; the previous checkpoint at '" + path + "', if any, is unchanged");
   }
+  selfsup::detail::remove_stale_temporaries(path);
 }
 
-/// Reads the archive at `path`; a missing or unreadable file is an error that names it.
+/// The whole content of the checkpoint file at `path`; a missing or unreadable file is an error
+/// that names it.
+inline std::string read_bytes(const std::string& path, std::string_view fn) {
+  std::error_code ec;
+  TORCH_CHECK(!std::filesystem::is_directory(path, ec), fn, ": '", path, "' is a folder, not a checkpoint file");
+  TORCH_CHECK(std::filesystem::is_regular_file(path, ec), fn, ": no checkpoint at '", path, "'");
+  std::ifstream in(path, std::ios::binary);
+  TORCH_CHECK(in.good(), fn, ": cannot open '", path, "' for reading");
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TORCH_CHECK(!in.bad(), fn, ": reading '", path, "' failed");
+  return bytes;
+}
+
+/// Reads the archive at `path`, after checking its frame and checksum: a missing, truncated or
+/// corrupted file is an error that names it and says what is wrong. A checkpoint of an earlier
+/// selfsup (no checksum) is read with a warning on stderr.
 inline torch::serialize::InputArchive read(const std::string& path,
                                            std::string_view fn = "selfsup::checkpoint::read") {
-  TORCH_CHECK(std::filesystem::is_regular_file(path), fn, ": no checkpoint at '", path, "'");
+  const std::string bytes = read_bytes(path, fn);
+  const auto unframed = detail::unframe(bytes);
+  TORCH_CHECK(unframed.error.empty(), fn, ": refusing '", path, "': ", unframed.error,
+              ". It cannot be resumed from; an earlier copy of it, if you keep one, may be.");
+  if (!unframed.framed) {
+    fmt::print(stderr, "{}: warning: '{}' was written by an earlier selfsup, without a checksum: corruption "
+               "cannot be detected\n", fn, path);
+  }
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    archive.load_from(unframed.payload.data(), unframed.payload.size());
   } catch (const c10::Error& e) {
-    TORCH_CHECK(false, fn, ": cannot read '", path, "' (truncated or not a selfsup checkpoint): ",
-                e.what_without_backtrace());
+    TORCH_CHECK(false, fn, ": cannot read '", path, "' (", unframed.framed ? "its checksum is right, but " : "",
+                "LibTorch cannot read the archive): ", e.what_without_backtrace());
   }
   return archive;
+}
+
+/// The options of `options` that shape a run, by name (TrainerOptions' field names; the
+/// application's own under TrainerOptions::run), each value as text that compares exactly.
+/// Stored in every checkpoint; a resume compares them (differences).
+inline std::map<std::string, std::string> record(const TrainerOptions& options) {
+  auto name = [](OptimizerKind k) -> std::string {
+    switch (k) {
+      case OptimizerKind::sgd: return "sgd";
+      case OptimizerKind::lars: return "lars";
+      case OptimizerKind::adamw: return "adamw";
+    }
+    return "?";
+  };
+  std::map<std::string, std::string> r{
+      {"epochs", std::to_string(options.epochs)},
+      {"batch_size", std::to_string(options.batch_size)},
+      {"optimizer", name(options.optimizer)},
+      {"learning_rate", fmt::format("{}", options.learning_rate)},
+      {"momentum", fmt::format("{}", options.momentum)},
+      {"weight_decay", fmt::format("{}", options.weight_decay)},
+      {"lars_trust", fmt::format("{}", options.lars_trust)},
+      {"schedule.warmup_steps", std::to_string(options.schedule.warmup_steps)},
+      {"schedule.final_fraction", fmt::format("{}", options.schedule.final_fraction)},
+      {"schedule.cosine", options.schedule.cosine ? "true" : "false"},
+      {"clip_grad_norm", fmt::format("{}", options.clip_grad_norm)},
+      {"seed", std::to_string(options.seed)},
+      {"max_steps", std::to_string(options.max_steps)},
+      {"bf16_autocast", options.bf16_autocast ? "true" : "false"},
+  };
+  for (const auto& [key, value] : options.run) r.emplace("run." + key, value);
+  return r;
+}
+
+/// The record as text, one "name=value" a line, sorted (how a checkpoint stores it).
+inline std::string record_text(const std::map<std::string, std::string>& record) {
+  std::string out;
+  for (const auto& [key, value] : record) out += key + "=" + value + "\n";
+  return out;
+}
+
+/// Parses record_text.
+inline std::map<std::string, std::string> parse_record(const std::string& text) {
+  std::map<std::string, std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) out[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  return out;
+}
+
+/// The options that differ between a checkpoint's record and this run's, one line each
+/// ("  batch_size: checkpoint 256, now 512"), leaving out those in `may_change`; empty when
+/// nothing else differs.
+inline std::string differences(const std::map<std::string, std::string>& checkpoint,
+                               const std::map<std::string, std::string>& now, const std::set<std::string>& may_change) {
+  std::set<std::string> keys;
+  for (const auto& [k, v] : checkpoint) keys.insert(k);
+  for (const auto& [k, v] : now) keys.insert(k);
+  std::string out;
+  for (const auto& key : keys) {
+    if (may_change.count(key) > 0) continue;
+    auto a = checkpoint.find(key), b = now.find(key);
+    const std::string before = a == checkpoint.end() ? "(not set)" : a->second;
+    const std::string after = b == now.end() ? "(not set)" : b->second;
+    if (before != after) out += "\n  " + key + ": checkpoint " + before + ", now " + after;
+  }
+  return out;
 }
 
 /// A policy's state under `key`, when it has `save` / `load` (concepts.hpp); nothing otherwise.
 template <class T>
 void save_policy(torch::serialize::OutputArchive& archive, const std::string& key, const T& policy) {
-  if constexpr (contract::save<T>::valid) detail::save_nested(archive, key, policy);
+  if constexpr (contract::save<T>::valid) selfsup::detail::save_nested(archive, key, policy);
 }
 template <class T>
 void load_policy(torch::serialize::InputArchive& archive, const std::string& key, T& policy) {
-  if constexpr (contract::load<T>::valid) detail::load_nested(archive, key, policy, "selfsup::Trainer::load_checkpoint");
+  if constexpr (contract::load<T>::valid) selfsup::detail::load_nested(archive, key, policy, "selfsup::Trainer::load_checkpoint");
 }
 
 }  // namespace selfsup::checkpoint

@@ -154,10 +154,23 @@ class Progress {
 struct Checkpoint {
   std::string path;
   int64_t every = 1;
+  /// A checkpoint that cannot be written (checkpoint::WriteError: a full disk) stops training
+  /// (true), or is reported on stderr and counted in `failed_writes` while training goes on with
+  /// the previous checkpoint kept (false: for long runs that a full disk should not end). A
+  /// diverged model is never saved either way.
+  bool stop_on_write_error = true;
+  int64_t failed_writes = 0;
 
   template <class T>
   void on_epoch_end(T& trainer, const EpochEnd& e) {
-    if ((e.epoch + 1) % every == 0) trainer.save_checkpoint(path);
+    if ((e.epoch + 1) % every != 0) return;
+    try {
+      trainer.save_checkpoint(path);
+    } catch (const checkpoint::WriteError& error) {
+      if (stop_on_write_error) throw;
+      ++failed_writes;
+      fmt::print(stderr, "selfsup::hooks::Checkpoint: epoch {}: {}; training goes on\n", e.epoch + 1, error.what());
+    }
   }
 };
 

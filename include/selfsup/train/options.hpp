@@ -6,6 +6,9 @@
 #include <selfsup/train/schedule.hpp>
 
 #include <cstdint>
+#include <map>
+#include <set>
+#include <string>
 #include <vector>
 
 namespace selfsup {
@@ -38,6 +41,14 @@ struct TrainerOptions {
                                  ///< returning it to the kernel (train/runtime.hpp)
   bool serial_blas = true;       ///< CPU: OpenBLAS runs each product on the calling thread, and
                                  ///< LibTorch's threads parallelise around it (train/runtime.hpp)
+  /// What else shapes the run, by name (the dataset, the method's temperature, ...): stored in
+  /// every checkpoint with the options above under "run.<name>" (checkpoint::record), compared
+  /// on resume.
+  std::map<std::string, std::string> run{};
+  /// The recorded options a resume may change, by their record names ("epochs", "max_steps",
+  /// "run.<name>"); a resume that changes any other is refused with the differences listed.
+  /// "optimizer" cannot be listed: another optimiser cannot take over the saved state.
+  std::set<std::string> may_change_on_resume{};
 };
 
 /// The loss read back at one logging step.

@@ -9,6 +9,11 @@
 /// backward, gradient clipping, the learning-rate schedule and the optimiser step, the momentum
 /// target's update, and the optional after-step hooks of every policy. Scalars are read back from
 /// the device only every `log_every` steps.
+///
+/// A run that diverges stops with an error naming the step whose loss was not finite and the last
+/// good checkpoint, whatever `log_every` is: on the CPU every loss is checked before its backward
+/// pass; on a GPU a flag kept on the device is read at logging steps and epoch ends. A checkpoint
+/// is never written from parameters or buffers that are not finite.
 
 #include <selfsup/concepts.hpp>
 #include <selfsup/data/sampler.hpp>
@@ -30,10 +35,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <cmath>
 #include <cstdint>
+#include <limits>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -78,6 +87,19 @@ class Trainer {
     TORCH_CHECK(options.weight_decay >= 0 && options.momentum >= 0 && options.clip_grad_norm >= 0,
                 fn, ": weight_decay, momentum and clip_grad_norm must be non-negative");
     TORCH_CHECK(options.log_every >= 1, fn, ": log_every must be >= 1, got ", options.log_every);
+    for (const auto& [key, value] : options.run) {
+      TORCH_CHECK(!key.empty() && key.find_first_of("=\n") == std::string::npos &&
+                      value.find('\n') == std::string::npos,
+                  fn, ": TrainerOptions::run: names must be non-empty without '=' or a line break, values without "
+                  "a line break; got '", key, "'");
+    }
+    const auto recorded = checkpoint::record(options);
+    for (const auto& key : options.may_change_on_resume) {
+      TORCH_CHECK(key != "optimizer", fn, ": TrainerOptions::may_change_on_resume cannot hold 'optimizer': the "
+                  "saved optimiser state belongs to the optimiser that wrote it");
+      TORCH_CHECK(recorded.count(key) > 0, fn, ": TrainerOptions::may_change_on_resume: '", key,
+                  "' is not a recorded option; they are: ", checkpoint::record_text(recorded));
+    }
     if (options.keep_freed_memory) runtime::keep_freed_memory();
     if (options.serial_blas) runtime::serial_blas();
     if constexpr (LossTraits::needs_predictor) {
@@ -164,6 +186,7 @@ class Trainer {
           (call_on_log(hooks, entry), ...);
         }
       }
+      check_divergence();
       if (batch_in_epoch_ < count) break;  // max_steps or a stop request inside the epoch
       // The epoch is complete: a checkpoint written by a hook resumes at the next one.
       batch_in_epoch_ = 0;
@@ -195,9 +218,10 @@ class Trainer {
     in.negatives = recipe_.negatives.negatives(in, pairs);
     torch::Tensor loss;
     {
-      detail::SkipFiniteChecks no_sync;  // read_loss checks the loss at logging steps instead
+      detail::SkipFiniteChecks no_sync;  // note_loss checks it, without a sync on a GPU
       loss = recipe_.loss(in);
     }
+    note_loss(loss);
     optimizer_->zero_grad();
     loss.backward();
     if (options_.clip_grad_norm > 0) optim::clip_grad_norm(*optimizer_, options_.clip_grad_norm);
@@ -224,11 +248,17 @@ class Trainer {
 
   /// Writes everything needed to resume exactly: encoder (online and target), optimiser state,
   /// the policies' state (queues, support sets, random generators), epoch, step and position in
-  /// the epoch. Written atomically (checkpoint::write): a crash mid-write leaves the previous
-  /// checkpoint intact.
+  /// the epoch, and the options that shape the run (checkpoint::record). Written atomically
+  /// (checkpoint::write): a crash mid-write leaves the previous checkpoint intact. Refused, with
+  /// the previous checkpoint left as it was, when a parameter or buffer is not finite or the run
+  /// has diverged.
   void save_checkpoint(const std::string& path) {
+    constexpr std::string_view fn = "selfsup::Trainer::save_checkpoint";
+    check_divergence();
+    check_finite_state(path, fn);
     torch::serialize::OutputArchive archive;
     archive.write("selfsup.recipe", c10::IValue(detail::type_name<R>()));
+    archive.write("selfsup.options", c10::IValue(checkpoint::record_text(checkpoint::record(options_))));
     archive.write("selfsup.parameters", c10::IValue(checkpoint::describe(*encoder_)));
     archive.write("selfsup.progress", torch::tensor({epoch_, batch_in_epoch_, steps_}), true);
     detail::save_nested(archive, "encoder", *encoder_);
@@ -237,8 +267,9 @@ class Trainer {
     checkpoint::save_policy(archive, "pairs", recipe_.pairs);
     checkpoint::save_policy(archive, "negatives", recipe_.negatives);
     checkpoint::save_policy(archive, "loss", recipe_.loss);
-    checkpoint::write(archive, path, "selfsup::Trainer::save_checkpoint");
+    checkpoint::write(archive, path, fn);
     last_checkpoint_ = path;
+    last_checkpoint_step_ = steps_;
   }
 
   /// Restores a checkpoint written by save_checkpoint for the same recipe and model. A checkpoint
@@ -255,6 +286,17 @@ class Trainer {
                 "\n  this trainer: ", expected);
     const auto differences = checkpoint::difference(parameters.toStringRef(), checkpoint::describe(*encoder_));
     TORCH_CHECK(differences.empty(), fn, ": '", path, "' holds another model:", differences);
+    c10::IValue recorded;
+    if (archive.try_read("selfsup.options", recorded)) {
+      const auto changed = checkpoint::differences(checkpoint::parse_record(recorded.toStringRef()),
+                                                   checkpoint::record(options_), options_.may_change_on_resume);
+      TORCH_CHECK(changed.empty(), fn, ": '", path, "' was written by a run with other options; resuming would "
+                  "silently change the run:", changed, "\nResume with the same options, start a new run at another "
+                  "checkpoint path, or allow a change explicitly (TrainerOptions::may_change_on_resume).");
+    } else {
+      fmt::print(stderr, "{}: warning: '{}' does not record the options of its run; they cannot be compared\n", fn,
+                 path);
+    }
     torch::Tensor progress;
     archive.read("selfsup.progress", progress, true);
     detail::load_nested(archive, "encoder", *encoder_, fn);
@@ -275,6 +317,7 @@ class Trainer {
     batch_in_epoch_ = progress[1].item<int64_t>();
     steps_ = progress[2].item<int64_t>();
     last_checkpoint_ = path;
+    last_checkpoint_step_ = steps_;
   }
 
  private:
@@ -295,11 +338,9 @@ class Trainer {
   }
 
   StepLog read_loss(const torch::Tensor& loss, double images_per_second) {
+    check_divergence();
     const double value = loss.item<double>();
-    TORCH_CHECK(std::isfinite(value), "selfsup::Trainer: the loss became ", value, " at step ", steps_, " (epoch ",
-                epoch_ + 1, "); training stopped. ",
-                last_checkpoint_.empty() ? std::string("No checkpoint was written.")
-                                         : "The last good checkpoint is '" + last_checkpoint_ + "'.");
+    if (!std::isfinite(value)) diverged(value, steps_);
     StepLog entry{.epoch = epoch_, .step = steps_, .loss = value,
                   .learning_rate = optimizer_->param_groups().front().options().get_lr(),
                   .images_per_second = images_per_second, .total_steps = total_steps_,
@@ -308,6 +349,65 @@ class Trainer {
       fmt::print("epoch {:>3}  step {:>6}  loss {:.4f}  lr {:.4g}\n", epoch_ + 1, steps_, value, entry.learning_rate);
     }
     return entry;
+  }
+
+  /// Notes the loss of the step about to be taken (step number steps_ + 1): on the CPU it is
+  /// checked now, before its backward pass, so the model stays as the last finite step left it;
+  /// elsewhere a device flag keeps the first step whose loss was not finite.
+  void note_loss(const torch::Tensor& loss) {
+    if (loss.device().is_cpu()) {
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) diverged(value, steps_ + 1);
+      return;
+    }
+    if (!first_bad_step_.defined() || first_bad_step_.device() != loss.device()) {
+      first_bad_step_ = torch::full({}, -1, torch::TensorOptions().dtype(torch::kLong).device(loss.device()));
+    }
+    first_bad_step_.masked_fill_(torch::isfinite(loss.detach()).logical_not().logical_and(first_bad_step_.lt(0)),
+                                 steps_ + 1);
+  }
+
+  /// Throws when the device flag of note_loss has caught a loss that was not finite.
+  void check_divergence() {
+    if (!first_bad_step_.defined()) return;
+    const auto step = first_bad_step_.item<int64_t>();
+    if (step >= 0) diverged(std::numeric_limits<double>::quiet_NaN(), step, /*exact_value=*/false);
+  }
+
+  [[noreturn]] void diverged(double value, int64_t step, bool exact_value = true) {
+    TORCH_CHECK(false, "selfsup::Trainer: the loss became ", exact_value ? fmt::format("{}", value) : std::string("not finite"),
+                " at step ", step, " (epoch ", epoch_ + 1, "); training stopped, and no checkpoint is written from "
+                "this state. ",
+                last_checkpoint_.empty()
+                    ? std::string("No checkpoint was written before it.")
+                    : fmt::format("The last good checkpoint is '{}' (step {}).", last_checkpoint_, last_checkpoint_step_),
+                " A lower learning rate, warm-up or gradient clipping (TrainerOptions::clip_grad_norm) may help.");
+    std::abort();  // unreachable: TORCH_CHECK(false) throws
+  }
+
+  /// Refuses to save a model whose parameters or buffers are not all finite (one reduction on
+  /// the device, then the first bad tensor named).
+  void check_finite_state(const std::string& path, std::string_view fn) {
+    std::vector<std::string> names;
+    std::vector<torch::Tensor> flags;
+    auto add = [&](const std::string& name, const torch::Tensor& t) {
+      if (t.defined() && t.is_floating_point() && t.numel() > 0) {
+        names.push_back(name);
+        flags.push_back(torch::isfinite(t.detach()).all());
+      }
+    };
+    for (const auto& item : encoder_->named_parameters()) add(item.key(), item.value());
+    for (const auto& item : encoder_->named_buffers()) add(item.key(), item.value());
+    if (flags.empty()) return;
+    auto finite = torch::stack(flags).cpu();
+    if (finite.all().item<bool>()) return;
+    const auto bad = finite.logical_not().nonzero()[0][0].item<int64_t>();
+    TORCH_CHECK(false, fn, ": not writing '", path, "': the model's '", names[static_cast<size_t>(bad)],
+                "' is not finite after step ", steps_, " (the run has diverged). ",
+                last_checkpoint_.empty()
+                    ? std::string("No checkpoint was written before it.")
+                    : fmt::format("The last good checkpoint, '{}' (step {}), is unchanged.", last_checkpoint_,
+                                  last_checkpoint_step_));
   }
 
   R recipe_;
@@ -320,6 +420,8 @@ class Trainer {
   int64_t total_steps_ = 0;
   bool stop_requested_ = false;
   std::string last_checkpoint_;
+  int64_t last_checkpoint_step_ = 0;
+  torch::Tensor first_bad_step_;  ///< on a GPU: the first step whose loss was not finite, or -1
   std::optional<torch::serialize::InputArchive> pending_pairs_state_;
 };
 
