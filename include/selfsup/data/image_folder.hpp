@@ -19,6 +19,7 @@
 #include <turbojpeg.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cctype>
 #include <cstdint>
@@ -26,9 +27,11 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -51,17 +54,56 @@ struct ImageFolderOptions {
                                      ///< are found (and skipped) before training; false: only
                                      ///< their headers are read, and a file whose body is corrupt
                                      ///< stops the batch that reads it
-  bool warn = true;                  ///< print a line to stderr for each skipped file
+  bool warn = true;                  ///< print a line to stderr for each skipped file and folder
+  /// Refuse (skip or stop, as `on_bad` says) images whose header claims more pixels than this,
+  /// before any pixel memory is allocated (a forged header would otherwise allocate gigabytes).
+  int64_t max_pixels = detail::default_max_pixels;
+  /// The class names, in label order. Empty: the sub-folders of `root` that hold at least one
+  /// image, sorted. Give a training split's class_names() to its validation split so that both
+  /// share one label for each class: a sub-folder not in the list is left out (unlisted_folders),
+  /// a listed class without images keeps its label and is reported (missing_classes).
+  std::vector<std::string> classes{};
 };
 
+namespace detail {
 
-/// A labelled image folder as a selfsup::Dataset. Classes are the sub-folders of `root` in sorted
-/// order (label = position); images within a class are sorted by name. `paths()` gives each
-/// index's path relative to `root`, the form a pair table's path entries take
-/// (data::PairTableOptions::paths). `images(indices)` decodes on `threads` threads into pinned
-/// memory (when the device is a GPU) and copies to the device; `prefetch(indices)` starts the
-/// same work in the background, and a following `images` call with the same indices takes its
-/// result. Indices are read back to the host (files are on the host).
+/// Names that listings leave out: hidden files and folders (".ipynb_checkpoints", ".DS_Store").
+inline bool is_hidden(const std::filesystem::path& p) {
+  const auto name = p.filename().string();
+  return !name.empty() && name.front() == '.';
+}
+
+// (H, W, 3) bytes -> uint8 (3, size, size): shorter side resized to `size`, centre crop.
+inline torch::Tensor resize_crop(const Decoded& d, int64_t size) {
+  auto hwc = torch::from_blob(const_cast<uint8_t*>(d.rgb.data()), {d.height, d.width, 3}, torch::kByte);
+  auto x = hwc.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);               // (1, 3, H, W)
+  const double scale = static_cast<double>(size) / std::min(d.height, d.width);
+  const auto h = std::max<int64_t>(size, std::llround(d.height * scale));
+  const auto w = std::max<int64_t>(size, std::llround(d.width * scale));
+  if (h != d.height || w != d.width) {
+    namespace F = torch::nn::functional;
+    x = F::interpolate(x, F::InterpolateFuncOptions()
+                              .size(std::vector<int64_t>{h, w})
+                              .mode(torch::kBilinear)
+                              .align_corners(false)
+                              .antialias(scale < 1.0));
+  }
+  x = x.narrow(2, (h - size) / 2, size).narrow(3, (w - size) / 2, size);
+  return x.squeeze(0).round_().clamp_(0, 255).to(torch::kByte);                    // (3, S, S)
+}
+
+}  // namespace detail
+
+
+/// A labelled image folder as a selfsup::Dataset. Classes are the sub-folders of `root` that hold
+/// images, in sorted order (label = position), or the list ImageFolderOptions::classes gives;
+/// images within a class are sorted by name. Hidden files and folders (names beginning with a
+/// dot) are not read. `paths()` gives each index's path relative to `root`, the form a pair
+/// table's path entries take (data::PairTableOptions::paths). `images(indices)` decodes on
+/// `threads` threads into pinned memory (when the device is a GPU) and copies to the device;
+/// `prefetch(indices)` starts the same work in the background, and a following `images` call
+/// with the same indices takes its result. Indices are read back to the host (files are on the
+/// host).
 class ImageFolder {
  public:
   explicit ImageFolder(const std::filesystem::path& root, const ImageFolderOptions& options = {},
@@ -70,34 +112,70 @@ class ImageFolder {
     constexpr std::string_view fn = "selfsup::data::ImageFolder";
     TORCH_CHECK(options.size >= 1 && options.threads >= 1, fn, ": size and threads must be >= 1, got ",
                 options.size, " and ", options.threads);
+    TORCH_CHECK(options.max_pixels >= 1, fn, ": max_pixels must be >= 1, got ", options.max_pixels);
     TORCH_CHECK(std::filesystem::is_directory(root), fn, ": ", root.string(), " is not a directory");
-    std::vector<std::filesystem::path> classes;
+    // Every visible sub-folder and its image files.
+    std::map<std::string, std::vector<std::string>> folders;
     for (const auto& e : std::filesystem::directory_iterator(root)) {
-      if (e.is_directory()) classes.push_back(e.path());
-    }
-    std::sort(classes.begin(), classes.end());
-    std::vector<std::string> candidates;
-    std::vector<int64_t> candidate_labels;
-    for (size_t c = 0; c < classes.size(); ++c) {
-      std::vector<std::string> files;
-      for (const auto& e : std::filesystem::directory_iterator(classes[c])) {
-        if (e.is_regular_file() && detail::is_image_name(e.path())) {
-          files.push_back(std::filesystem::relative(e.path(), root).generic_string());
+      if (!e.is_directory() || detail::is_hidden(e.path())) continue;
+      auto& files = folders[e.path().filename().string()];
+      for (const auto& f : std::filesystem::directory_iterator(e.path())) {
+        if (f.is_regular_file() && !detail::is_hidden(f.path()) && detail::is_image_name(f.path())) {
+          files.push_back(std::filesystem::relative(f.path(), root).generic_string());
         }
       }
       std::sort(files.begin(), files.end());
-      class_names_.push_back(classes[c].filename().string());
-      for (auto& f : files) {
+    }
+    auto warn = [&](const std::string& text) {
+      if (options.warn) fmt::print(stderr, "{}: {}\n", fn, text);
+    };
+    if (options.classes.empty()) {
+      for (const auto& [name, files] : folders) {
+        if (files.empty()) {
+          empty_folders_.push_back(name);
+          warn(fmt::format("{}/{} holds no .jpg, .jpeg or .png image: not a class", root.string(), name));
+        } else {
+          class_names_.push_back(name);
+        }
+      }
+    } else {
+      class_names_ = options.classes;
+      std::set<std::string> seen;
+      for (const auto& name : class_names_) {
+        TORCH_CHECK(seen.insert(name).second, fn, ": ImageFolderOptions::classes lists '", name, "' twice");
+        auto it = folders.find(name);
+        if (it == folders.end() || it->second.empty()) missing_classes_.push_back(name);
+      }
+      for (const auto& [name, files] : folders) {
+        if (seen.count(name) == 0) {
+          unlisted_folders_.push_back(name);
+          warn(fmt::format("{}/{} is not one of the {} given classes: its {} images are left out", root.string(),
+                           name, class_names_.size(), files.size()));
+        }
+      }
+      if (!missing_classes_.empty()) {
+        std::string names;
+        for (size_t i = 0; i < missing_classes_.size() && i < 10; ++i) names += (i ? ", " : "") + missing_classes_[i];
+        warn(fmt::format("{} has no images of {} of the {} given classes ({}{})", root.string(),
+                         missing_classes_.size(), class_names_.size(), names, missing_classes_.size() > 10 ? ", ..." : ""));
+      }
+    }
+    std::vector<std::string> candidates;
+    std::vector<int64_t> candidate_labels;
+    for (size_t c = 0; c < class_names_.size(); ++c) {
+      auto it = folders.find(class_names_[c]);
+      if (it == folders.end()) continue;
+      for (auto& f : it->second) {
         candidates.push_back(std::move(f));
         candidate_labels.push_back(static_cast<int64_t>(c));
       }
     }
     TORCH_CHECK(!candidates.empty(), fn, ": no .jpg, .jpeg or .png images in ", root.string(),
-                "/<class>/ (", classes.size(), " class folders found)");
+                "/<class>/ (", folders.size(), " class folders found)");
     // Check every file (headers, or full decodes with `verify`) on the decoding threads.
     std::vector<std::string> errors(candidates.size());
     detail::parallel_for(static_cast<int64_t>(candidates.size()), options.threads, [&](int64_t i) {
-      errors[i] = detail::decode_file(root_ / candidates[i], !options.verify).error;
+      errors[i] = detail::decode_file(root_ / candidates[i], !options.verify, options.max_pixels).error;
     });
     std::vector<int64_t> labels;
     for (size_t i = 0; i < candidates.size(); ++i) {
@@ -108,17 +186,12 @@ class ImageFolder {
       }
       TORCH_CHECK(options.on_bad == BadImage::skip, fn, ": cannot decode ",
                   (root_ / candidates[i]).string(), ": ", errors[i]);
-      if (options.warn) {
-        fmt::print(stderr, "selfsup::data::ImageFolder: skipping {}: {}\n", (root_ / candidates[i]).string(), errors[i]);
-      }
+      warn(fmt::format("skipping {}: {}", (root_ / candidates[i]).string(), errors[i]));
       skipped_.push_back(candidates[i]);
     }
     TORCH_CHECK(!paths_.empty(), fn, ": all ", candidates.size(), " images in ", root.string(),
                 " failed to decode (the first: ", skipped_.front(), ")");
-    if (options.warn && !skipped_.empty()) {
-      fmt::print(stderr, "selfsup::data::ImageFolder: skipped {} of {} images in {}\n", skipped_.size(),
-                 candidates.size(), root.string());
-    }
+    if (!skipped_.empty()) warn(fmt::format("skipped {} of {} images in {}", skipped_.size(), candidates.size(), root.string()));
     labels_ = torch::tensor(labels, torch::kLong).to(device_);
   }
 
@@ -129,7 +202,14 @@ class ImageFolder {
   int64_t size() const { return static_cast<int64_t>(paths_.size()); }
   torch::Device device() const { return device_; }
   const std::vector<std::string>& paths() const { return paths_; }
+  /// The classes in label order (give them to another split through ImageFolderOptions::classes).
   const std::vector<std::string>& class_names() const { return class_names_; }
+  /// Sub-folders without images, left out of the derived class list.
+  const std::vector<std::string>& empty_folders() const { return empty_folders_; }
+  /// Given classes with no images here (they keep their labels).
+  const std::vector<std::string>& missing_classes() const { return missing_classes_; }
+  /// Sub-folders that are not among the given classes (their images left out).
+  const std::vector<std::string>& unlisted_folders() const { return unlisted_folders_; }
   const std::vector<std::string>& skipped_files() const { return skipped_; }
   int64_t skipped() const { return static_cast<int64_t>(skipped_.size()); }
   const std::filesystem::path& root() const { return root_; }
@@ -189,7 +269,7 @@ class ImageFolder {
     if (device_.is_cuda()) out = out.pin_memory();
     detail::parallel_for(static_cast<int64_t>(indices.size()), options_.threads, [&](int64_t i) {
       const auto path = root_ / paths_[indices[i]];
-      auto d = detail::decode_file(path, false);
+      auto d = detail::decode_file(path, false, options_.max_pixels);
       TORCH_CHECK(d.error.empty(), "selfsup::data::ImageFolder::images: cannot decode ", path.string(),
                   ": ", d.error, " (it passed the check at scan time; construct with verify = true "
                   "to skip such files up front)");
@@ -210,7 +290,7 @@ class ImageFolder {
   std::filesystem::path root_;
   ImageFolderOptions options_;
   torch::Device device_;
-  std::vector<std::string> paths_, class_names_, skipped_;
+  std::vector<std::string> paths_, class_names_, skipped_, empty_folders_, missing_classes_, unlisted_folders_;
   torch::Tensor labels_;
   mutable std::mutex mutex_;
   mutable std::future<torch::Tensor> pending_;

@@ -13,7 +13,8 @@
 ///
 /// - a header line naming the columns `first,second` and optionally `class`, in that order;
 /// - one pair per line; an entry is either a dataset index (a non-negative integer) or an image
-///   path relative to the dataset root (resolved through PairTableOptions::paths);
+///   path (resolved through PairTableOptions::paths: relative to the image folder they list, or,
+///   with PairTableOptions::split_folder, also from the dataset root, e.g. `train/n01440764/a.JPEG`);
 /// - `class`: an integer id, or a name (names get ids in order of first appearance); optional;
 /// - blank lines and lines starting with `#` are skipped; fields are trimmed of spaces; no quoting,
 ///   so paths must not contain commas; `\r\n` line ends are accepted.

@@ -25,6 +25,10 @@ struct PairTableOptions {
   /// The image path, relative to the dataset root, of every dataset index (an image folder's
   /// listing); needed only when the table names images by path.
   std::span<const std::string> paths = {};
+  /// When `paths` are relative to a split's folder inside the dataset root (an image folder's
+  /// "train"), that folder's name: entries may then name images from the dataset root
+  /// ("train/n02085620/a.jpg") or from the split's folder ("n02085620/a.jpg").
+  std::string split_folder = {};
 };
 
 namespace detail {
@@ -93,6 +97,9 @@ inline ParsedPairTable parse_pair_table_text(std::string_view text, const PairTa
   for (size_t i = 0; i < options.paths.size(); ++i) {
     by_path.emplace(normalise_path(options.paths[i]), static_cast<int64_t>(i));
   }
+  std::string split_prefix = normalise_path(options.split_folder);
+  while (!split_prefix.empty() && split_prefix.back() == '/') split_prefix.pop_back();
+  if (!split_prefix.empty()) split_prefix += '/';
   if (text.size() >= 3 && text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);  // UTF-8 BOM
 
   std::vector<int64_t> first, second, class_ids;
@@ -116,9 +123,17 @@ inline ParsedPairTable parse_pair_table_text(std::string_view text, const PairTa
     TORCH_CHECK(!by_path.empty(), fn, ": ", where(), quoted(field),
                 " is not an index, and no image paths were given to resolve it "
                 "(PairTableOptions::paths)");
-    auto it = by_path.find(normalise_path(field));
+    auto path = normalise_path(field);
+    auto it = by_path.find(path);
+    if (it == by_path.end() && !split_prefix.empty() && path.rfind(split_prefix, 0) == 0) {
+      it = by_path.find(path.substr(split_prefix.size()));
+    }
     TORCH_CHECK(it != by_path.end(), fn, ": ", where(), "unknown image path ", quoted(field),
-                " (not among the dataset's ", by_path.size(), " images)");
+                " (not among the dataset's ", by_path.size(), " images",
+                split_prefix.empty() ? std::string()
+                                     : ", named from the dataset root as '" + split_prefix + "<class>/<file>' or from the '" +
+                                           options.split_folder + "' folder as '<class>/<file>'",
+                ")");
     return it->second;
   };
 

@@ -1,14 +1,14 @@
 #pragma once
 /// \file
 /// Internal to data::ImageFolder: reading and decoding JPEG (libjpeg-turbo) and PNG (libpng)
-/// files by content, the resize and centre crop, and the decoding threads. Declares nothing
-/// without libjpeg-turbo's and libpng's headers.
+/// files by content, with the image's size read from its header and checked against a pixel
+/// limit before any pixel memory is allocated, and the decoding threads. Declares nothing
+/// without libjpeg-turbo's and libpng's headers. No LibTorch here, so the fuzz target in fuzz/
+/// builds these exact decoders with clang.
 
 #if __has_include(<turbojpeg.h>) && __has_include(<png.h>)
 
-#include <fmt/core.h>
 #include <png.h>
-#include <torch/torch.h>
 #include <turbojpeg.h>
 
 #include <algorithm>
@@ -19,7 +19,9 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -35,6 +37,11 @@ inline std::optional<std::vector<uint8_t>> read_whole(const std::filesystem::pat
   return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
+/// Images with more pixels than this are refused unless a dataset sets its own limit: a file
+/// with a forged header (a "decompression bomb": 69 bytes claiming 100000 x 100000 pixels)
+/// would otherwise allocate gigabytes. The value is Pillow's default limit.
+inline constexpr int64_t default_max_pixels = 89'478'485;
+
 /// An RGB image decoded to (H, W, 3) bytes, or the reason it could not be.
 struct Decoded {
   std::vector<uint8_t> rgb;
@@ -42,7 +49,15 @@ struct Decoded {
   std::string error;  ///< empty on success
 };
 
-inline Decoded decode_jpeg(const std::vector<uint8_t>& bytes, bool header_only) {
+/// An error when width x height exceeds `max_pixels`, else empty.
+inline std::string check_pixels(int64_t width, int64_t height, int64_t max_pixels) {
+  if (width * height <= max_pixels) return {};
+  return "the header claims " + std::to_string(width) + " x " + std::to_string(height) + " = " +
+         std::to_string(width * height) + " pixels, more than the limit of " + std::to_string(max_pixels) +
+         " (ImageFolderOptions::max_pixels)";
+}
+
+inline Decoded decode_jpeg(const std::vector<uint8_t>& bytes, bool header_only, int64_t max_pixels) {
   Decoded out;
   std::unique_ptr<void, int (*)(tjhandle)> handle(tjInitDecompress(), tjDestroy);
   if (!handle) return {{}, 0, 0, "cannot create a TurboJPEG decoder"};
@@ -61,7 +76,8 @@ inline Decoded decode_jpeg(const std::vector<uint8_t>& bytes, bool header_only) 
     out.error = "CMYK JPEG; only grey and colour (RGB/YCbCr) images are read";
     return out;
   }
-  if (header_only) return out;
+  out.error = check_pixels(out.width, out.height, max_pixels);
+  if (header_only || !out.error.empty()) return out;
   out.rgb.resize(static_cast<size_t>(out.width) * out.height * 3);
   // Warnings (a truncated stream, "premature end of data") leave part of the image grey: a wrong
   // image, so they count as errors too.
@@ -72,7 +88,7 @@ inline Decoded decode_jpeg(const std::vector<uint8_t>& bytes, bool header_only) 
   return out;
 }
 
-inline Decoded decode_png(const std::vector<uint8_t>& bytes, bool header_only) {
+inline Decoded decode_png(const std::vector<uint8_t>& bytes, bool header_only, int64_t max_pixels) {
   Decoded out;
   png_image image{};
   image.version = PNG_IMAGE_VERSION;
@@ -81,9 +97,11 @@ inline Decoded decode_png(const std::vector<uint8_t>& bytes, bool header_only) {
     png_image_free(&image);
     return out;
   }
+  // libpng refuses sides above 1,000,000 by default, so both fit in an int.
   out.width = static_cast<int>(image.width);
   out.height = static_cast<int>(image.height);
-  if (header_only) {
+  out.error = check_pixels(image.width, image.height, max_pixels);
+  if (header_only || !out.error.empty()) {
     png_image_free(&image);
     return out;
   }
@@ -96,34 +114,31 @@ inline Decoded decode_png(const std::vector<uint8_t>& bytes, bool header_only) {
   return out;
 }
 
-// Decodes by content (magic bytes), not by file extension.
-inline Decoded decode_file(const std::filesystem::path& path, bool header_only) {
-  auto bytes = read_whole(path);
-  if (!bytes) return {{}, 0, 0, "cannot open the file"};
-  if (bytes->size() >= 3 && (*bytes)[0] == 0xFF && (*bytes)[1] == 0xD8 && (*bytes)[2] == 0xFF) {
-    return decode_jpeg(*bytes, header_only);
+/// Decodes `bytes` by content (magic bytes), not by file extension; images over `max_pixels`
+/// are refused from their header, and running out of memory is an error, not an exception.
+inline Decoded decode_bytes(const std::vector<uint8_t>& bytes, bool header_only,
+                            int64_t max_pixels = default_max_pixels) {
+  try {
+    if (bytes.size() >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF) {
+      return decode_jpeg(bytes, header_only, max_pixels);
+    }
+    if (bytes.size() >= 8 && png_sig_cmp(bytes.data(), 0, 8) == 0) return decode_png(bytes, header_only, max_pixels);
+  } catch (const std::bad_alloc&) {
+    return {{}, 0, 0, "out of memory while decoding"};
   }
-  if (bytes->size() >= 8 && png_sig_cmp(bytes->data(), 0, 8) == 0) return decode_png(*bytes, header_only);
-  return {{}, 0, 0, bytes->empty() ? "the file is empty" : "neither a JPEG nor a PNG file"};
+  return {{}, 0, 0, bytes.empty() ? "the file is empty" : "neither a JPEG nor a PNG file"};
 }
 
-// (H, W, 3) bytes -> uint8 (3, size, size): shorter side resized to `size`, centre crop.
-inline torch::Tensor resize_crop(const Decoded& d, int64_t size) {
-  auto hwc = torch::from_blob(const_cast<uint8_t*>(d.rgb.data()), {d.height, d.width, 3}, torch::kByte);
-  auto x = hwc.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);               // (1, 3, H, W)
-  const double scale = static_cast<double>(size) / std::min(d.height, d.width);
-  const auto h = std::max<int64_t>(size, std::llround(d.height * scale));
-  const auto w = std::max<int64_t>(size, std::llround(d.width * scale));
-  if (h != d.height || w != d.width) {
-    namespace F = torch::nn::functional;
-    x = F::interpolate(x, F::InterpolateFuncOptions()
-                              .size(std::vector<int64_t>{h, w})
-                              .mode(torch::kBilinear)
-                              .align_corners(false)
-                              .antialias(scale < 1.0));
+inline Decoded decode_file(const std::filesystem::path& path, bool header_only,
+                           int64_t max_pixels = default_max_pixels) {
+  std::optional<std::vector<uint8_t>> bytes;
+  try {
+    bytes = read_whole(path);
+  } catch (const std::bad_alloc&) {
+    return {{}, 0, 0, "out of memory while reading the file"};
   }
-  x = x.narrow(2, (h - size) / 2, size).narrow(3, (w - size) / 2, size);
-  return x.squeeze(0).round_().clamp_(0, 255).to(torch::kByte);                    // (3, S, S)
+  if (!bytes) return {{}, 0, 0, "cannot open the file"};
+  return decode_bytes(*bytes, header_only, max_pixels);
 }
 
 // Runs fn(i) for i in [0, n) on `threads` threads; the first exception is rethrown here.
