@@ -3,7 +3,10 @@
 #                 those with such positives) trains two steps and writes its JSON:
 #                 the keys, fractions in [0, 1], a finite final loss, two steps
 #   MODE=resume   one epoch with a checkpoint, then --resume to two epochs: the second run
-#                 starts where the first stopped and takes one epoch's steps
+#                 starts where the first stopped and takes one epoch's steps. Before it, the
+#                 refusals: a new run over the checkpoint, a resume that changes the epochs
+#                 without --allow-change, the batch size or the optimiser, and a checkpoint with
+#                 64 corrupted bytes
 file(REMOVE_RECURSE "${WORK_DIR}")
 file(MAKE_DIRECTORY "${WORK_DIR}")
 set(tiny --per-class 16 --batch-size 32 --quiet --log-every 1 --seed 5)
@@ -12,6 +15,14 @@ function(run_train json)
   execute_process(COMMAND "${EXE}" ${ARGN} --json "${json}" RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "train ${ARGN} failed (${rc}):\n${out}")
+  endif()
+endfunction()
+
+# Runs train with ARGN, expecting it to fail with a message that matches `pattern`.
+function(expect_refusal pattern)
+  execute_process(COMMAND "${EXE}" ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+  if(rc EQUAL 0 OR NOT out MATCHES "${pattern}")
+    message(FATAL_ERROR "train ${ARGN}: expected a refusal matching '${pattern}', got (${rc}):\n${out}")
   endif()
 endfunction()
 
@@ -69,8 +80,28 @@ elseif(MODE STREQUAL "resume")
   set(checkpoint "${WORK_DIR}/moco.pt")
   run_train("${WORK_DIR}/first.json" --method moco_v2 --positives mix --queue-size 64 --epochs 1
             --checkpoint "${checkpoint}" ${tiny})
-  run_train("${WORK_DIR}/second.json" --method moco_v2 --positives mix --queue-size 64 --epochs 2
-            --checkpoint "${checkpoint}" --resume ${tiny})
+  set(run --method moco_v2 --positives mix --queue-size 64 --checkpoint "${checkpoint}" ${tiny})
+  expect_refusal("--checkpoint [^\n]*moco.pt already exists and would be overwritten by a new run; add --resume"
+                 ${run} --epochs 1)
+  expect_refusal("other options[^\n]*\n  epochs: checkpoint 1, now 2\n" ${run} --epochs 2 --resume)
+  expect_refusal("\n  batch_size: checkpoint 32, now 16\n" --method moco_v2 --positives mix --queue-size 64
+                 --checkpoint "${checkpoint}" --per-class 16 --batch-size 16 --quiet --seed 5 --epochs 2 --resume)
+  expect_refusal("\n  optimizer: checkpoint sgd, now adamw\n" ${run} --epochs 2 --resume --allow-change epochs
+                 --optimizer adamw)
+  # 64 bytes in the middle of a copy zeroed: refused by its checksum, the file named.
+  set(corrupt "${WORK_DIR}/corrupt.pt")
+  file(COPY_FILE "${checkpoint}" "${corrupt}")
+  file(SIZE "${corrupt}" size)
+  math(EXPR middle "${size} / 2")
+  execute_process(COMMAND dd if=/dev/zero "of=${corrupt}" bs=1 seek=${middle} count=64 conv=notrunc
+                  RESULT_VARIABLE rc OUTPUT_QUIET ERROR_QUIET)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "dd could not corrupt ${corrupt}")
+  endif()
+  expect_refusal("refusing '[^']*corrupt.pt': corrupt: the payload's CRC-32C"
+                 --method moco_v2 --positives mix --queue-size 64 --checkpoint "${corrupt}" ${tiny} --epochs 1 --resume)
+  run_train("${WORK_DIR}/second.json" ${run} --epochs 2 --resume --allow-change epochs)
+
   check_json("${WORK_DIR}/second.json" moco_v2 mix)
   file(READ "${WORK_DIR}/first.json" first)
   file(READ "${WORK_DIR}/second.json" second)

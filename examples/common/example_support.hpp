@@ -13,6 +13,8 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -103,7 +105,7 @@ struct DataOptions {
   /// class of the training split (default: all of it).
   std::optional<int64_t> per_class;
   int64_t synthetic_per_class = 300;
-  int64_t image_size = 64;           ///< folder: side of the decoded images
+  std::optional<int64_t> image_size; ///< folder: side of the decoded images (default 64)
   std::uint64_t seed = 0;
 };
 
@@ -140,8 +142,7 @@ inline void add_data_options(CLI::App& app, DataOptions& d) {
                  fmt::format("images per class: synthetic: generated (default {}); other datasets: a seeded "
                              "class-balanced subset of the training split (default: all)", d.synthetic_per_class))
       ->check(CLI::Range(int64_t{2}, int64_t{10'000'000}));
-  app.add_option("--image-size", d.image_size, "folder: side of the decoded images")
-      ->capture_default_str()
+  app.add_option("--image-size", d.image_size, "folder: side of the decoded images (default 64)")
       ->check(CLI::Range(int64_t{8}, int64_t{1024}));
   add_seed(app, d.seed);
 }
@@ -171,12 +172,26 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
     if (!options.per_class) return {};
     return data::class_balanced_subset(labels, *options.per_class, options.seed, "--per-class");
   };
+  if (options.image_size && spec.rfind("folder:", 0) != 0) {
+    throw std::invalid_argument(fmt::format("--image-size applies to --data folder:PATH only (images there are "
+                                            "decoded at that size); {} has a fixed image size: leave it out",
+                                            spec));
+  }
   Data d;
   torch::Tensor chosen;
   int64_t full_size = 0;
   std::vector<std::string> paths;
   if (spec == "synthetic") {
     const int64_t per_class = options.per_class.value_or(options.synthetic_per_class);
+    // 10 classes of 32 x 32 x 3 bytes: refuse what this machine's memory cannot hold before
+    // generating anything.
+    const double bytes = 10.0 * static_cast<double>(per_class) * 32 * 32 * 3;
+    const double memory = static_cast<double>(::sysconf(_SC_PHYS_PAGES)) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+    if (memory > 0 && bytes > memory / 2) {
+      throw std::invalid_argument(fmt::format(
+          "--per-class {}: the embedded dataset would need {:.1f} GiB for its training images, more than half of this "
+          "machine's {:.1f} GiB of memory", per_class, bytes / (1 << 30), memory / (1 << 30)));
+    }
     const data::SyntheticOptions train{.classes = 10, .per_class = per_class, .size = 32, .seed = options.seed};
     const data::SyntheticOptions eval{.classes = 10, .per_class = 100, .size = 32, .seed = options.seed};
     d.train = data::make_synthetic(train, data::SyntheticSplit::train, device);
@@ -218,8 +233,12 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
             root->string(), (*root / sub).string()));
       }
     }
-    const data::ImageFolderOptions folder{.size = options.image_size};
-    data::ImageFolder train(*root / "train", folder, device), test(*root / "val", folder, device);
+    const data::ImageFolderOptions folder{.size = options.image_size.value_or(64)};
+    data::ImageFolder train(*root / "train", folder, device);
+    // One class list for both splits, the training split's: a label means one class in both.
+    auto val_options = folder;
+    val_options.classes = train.class_names();
+    data::ImageFolder test(*root / "val", val_options, device);
     full_size = train.size();
     chosen = choose(train.labels(torch::arange(train.size(), torch::kLong)).cpu());
     d.train = chosen.defined() ? data::InMemoryDataset(train.images(chosen), train.labels(chosen)) : train.load_all();
@@ -239,12 +258,22 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
   }
   if (!options.pairs.empty()) {
     const int64_t size = chosen.defined() ? full_size : d.train.size();
-    auto table = data::read_pair_table(options.pairs, {.dataset_size = size, .paths = paths});
+    auto table = data::read_pair_table(options.pairs, {.dataset_size = size, .paths = paths, .split_folder = "train"});
     if (chosen.defined()) {
       auto remapped = data::remap_pairs(table, chosen, full_size);
       fmt::print("--pairs {}: {} of {} pairs kept, {} dropped (an image outside the --per-class subset)\n",
                  options.pairs, remapped.table.size(), table.size(), remapped.dropped);
       table = std::move(remapped.table);
+    }
+    // How much of the training split the table covers: anchors without a partner train on
+    // augmented views or leave the epoch, so a table that covers little is not a semantic run.
+    const auto stats = data::pair_table_stats(table, d.train.size());
+    const double coverage = static_cast<double>(stats.anchors_with_partner) / static_cast<double>(d.train.size());
+    fmt::print("--pairs {}: {} pairs; {} of {} training images ({:.1f}%) have a semantic partner\n", options.pairs,
+               table.size(), stats.anchors_with_partner, d.train.size(), 100.0 * coverage);
+    if (coverage < 0.5) {
+      fmt::print(stderr, "{}: warning: --pairs {} gives a semantic partner to only {:.1f}% of the training images; "
+                 "the others train without one\n", program, options.pairs, 100.0 * coverage);
     }
     d.pairs = std::move(table);
   }

@@ -6,7 +6,8 @@
 //         [--device cpu|cuda] [--epochs N] [--batch-size B] [--lr X] [--weight-decay X]
 //         [--optimizer sgd|lars|adamw] [--temperature X] [--backbone NAME] [--heads paper|small]
 //         [--width W] [--mix P] [--queue-size K] [--support-size K] [--warmup-epochs E]
-//         [--max-steps S] [--log-every S] [--checkpoint PATH [--resume]] [--json PATH]
+//         [--max-steps S] [--log-every S] [--checkpoint PATH [--resume [--allow-change NAME]...]]
+//         [--json PATH]
 //         [--seed S] [--per-class K] [--image-size S] [--quiet]
 //   train --list | --list-recipes | --help
 //
@@ -157,7 +158,13 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
   app.add_option("--log-every", c.log_every, "read the loss back every this many steps (progress lines)")
       ->capture_default_str()->check(Range(int64_t{1}, ex::max_steps));
   app.add_option("--checkpoint", c.checkpoint, "saved after every epoch, atomically");
-  app.add_flag("--resume", c.resume, "start from --checkpoint when it exists");
+  auto* resume = app.add_flag("--resume", c.resume, "continue from --checkpoint (a new run starts there when "
+                                                    "it does not exist yet, and says so)");
+  resume->needs(app.get_option("--checkpoint"));
+  app.add_option("--allow-change", c.allow_change, "with --resume: an option that may differ from the "
+                                                   "checkpoint's run (epochs, max-steps); repeatable")
+      ->check(CLI::IsMember({"epochs", "max-steps"}))
+      ->needs(resume);
   app.add_option("--json", c.json, "write the results to this JSON file");
   app.add_flag("--quiet", c.quiet, "no progress, no banner");
   app.add_flag("--list", p.list, "every method with its paper, defaults and compiled pair sources");
@@ -244,6 +251,18 @@ int run(int argc, char** argv) {
   const torch::Device device = ss::examples::parse_device("train", c.device);
   ss::examples::check_output("train", "--json", c.json);
   ss::examples::check_output("train", "--checkpoint", c.checkpoint);
+  if (!c.checkpoint.empty()) {
+    const bool exists = std::filesystem::exists(c.checkpoint);
+    if (exists && !c.resume) {
+      throw std::invalid_argument(fmt::format(
+          "train: --checkpoint {} already exists and would be overwritten by a new run; add --resume to continue "
+          "it, or name another path", c.checkpoint));
+    }
+    if (!exists && c.resume) {
+      fmt::print(stderr, "train: --resume: no checkpoint at '{}' yet: a new run starts and saves there\n",
+                 c.checkpoint);
+    }
+  }
   const auto data = ss::examples::load_data("train", c.data, device);
   const int64_t image_size = data.train.all_images().size(2);
   if (c.batch_size > data.train.size()) {
@@ -274,6 +293,22 @@ int run(int argc, char** argv) {
                    .weight_decay = c.weight_decay.value_or(method.weight_decay),
                    .schedule = {.warmup_steps = c.warmup_epochs * steps_per_epoch},
                    .seed = c.data.seed, .log_every = c.log_every, .max_steps = c.max_steps};
+  // What else shapes the run: a checkpoint records it, and a resume that changes it is refused.
+  auto or_default = [](const auto& v) { return v ? fmt::format("{}", *v) : std::string("default"); };
+  setup.trainer.run = {{"method", c.method},
+                       {"positives", c.positives},
+                       {"data", c.data.spec},
+                       {"per_class", or_default(c.data.per_class)},
+                       {"image_size", std::to_string(image_size)},
+                       {"pairs", c.data.pairs},
+                       {"temperature", or_default(c.temperature)},
+                       {"backbone", backbone_kind},
+                       {"heads", heads},
+                       {"width", std::to_string(c.width)},
+                       {"mix", fmt::format("{}", c.mix)},
+                       {"queue_size", std::to_string(c.queue_size)},
+                       {"support_size", std::to_string(c.support_size)}};
+  for (const auto& name : c.allow_change) setup.trainer.may_change_on_resume.insert(name == "max-steps" ? "max_steps" : name);
   setup.make_encoder = [&] {
     torch::manual_seed(c.data.seed);
     return Encoder(ss::models::BackboneFactory<ss::models::AnyBackbone>{backbone}, encoder_options);

@@ -50,6 +50,7 @@ struct Config {
   int64_t warmup_epochs = 1;
   std::string checkpoint;                ///< saved after every epoch (atomically)
   bool resume = false;                   ///< start from `checkpoint`
+  std::vector<std::string> allow_change; ///< options a resume may change: epochs, max-steps
   std::string json;
   bool quiet = false;
 };
@@ -189,14 +190,20 @@ Outcome train_recipe(R recipe, const Setup& s) {
   auto encoder = s.make_encoder();
   ss::Trainer trainer(std::move(recipe), encoder, s.trainer);
   Outcome out;
-  if (s.config.resume) {
-    if (s.config.checkpoint.empty()) throw std::invalid_argument("train: --resume needs --checkpoint PATH");
-    if (std::filesystem::exists(s.config.checkpoint)) {
+  if (s.config.resume && std::filesystem::exists(s.config.checkpoint)) {
+    try {
       trainer.load_checkpoint(s.config.checkpoint);
-      out.resumed_from_step = trainer.steps_done();
-    } else if (!s.config.quiet) {
-      fmt::print("no checkpoint at {} yet: starting from scratch\n", s.config.checkpoint);
+    } catch (const c10::Error& e) {
+      const std::string what = e.what_without_backtrace();
+      throw std::runtime_error(
+          "train: --resume: " + what +
+          (what.find("with other options") != std::string::npos
+               ? "\n(train: --allow-change epochs and --allow-change max-steps let a resume change those; other "
+                 "options must be as the checkpoint's run had them)"
+               : ""));
     }
+    out.resumed_from_step = trainer.steps_done();
+    if (!s.config.quiet) fmt::print("resumed from {} at step {}\n", s.config.checkpoint, out.resumed_from_step);
   }
   Monitor monitor(s);
   out.fit = trainer.fit(s.train, monitor);

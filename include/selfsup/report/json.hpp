@@ -43,9 +43,15 @@ inline Json to_json(const std::vector<ablation::Result>& results) {
   return out;
 }
 
+/// `json` as text, indented by `indent` (-1: one line). Bytes that are not UTF-8 (a path on a
+/// Latin-1 file system) become U+FFFD, so the text is always valid JSON.
+inline std::string dump(const Json& json, int indent = 2) {
+  return json.dump(indent, ' ', false, Json::error_handler_t::replace);
+}
+
 /// Writes `json` to `path`, indented, atomically (write_file_atomically).
 inline void write_json(const Json& json, const std::string& path) {
-  write_file_atomically(path, json.dump(2) + "\n");
+  write_file_atomically(path, dump(json) + "\n");
 }
 
 /// Writes the ablation results (to_json) to `path`, atomically.
@@ -97,7 +103,7 @@ class JsonLines : public MetricSink {
 
  private:
   void write(const report::Json& line) {
-    out_ << line.dump() << '\n';
+    out_ << report::dump(line, -1) << '\n';
     out_.flush();
     if (!out_.good()) {
       throw std::runtime_error("selfsup::hooks::JsonLines: writing to '" + path_ + "' failed: " +
