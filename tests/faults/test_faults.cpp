@@ -459,6 +459,10 @@ BOOST_AUTO_TEST_CASE(pair_table_paths_from_the_root_or_the_split) {
   BOOST_TEST(throws_with([&] { ss::data::parse_pair_table("first,second\nval/cat/a.jpg,cat/b.jpg\n", o); },
                          "unknown image path 'val/cat/a.jpg' (not among the dataset's 3 images, named from the "
                          "dataset root as 'train/<class>/<file>' or from the 'train' folder as '<class>/<file>')"));
+  // A folder given as the table is named as one (it used to read as an empty file).
+  const auto folder = fresh_dir("pair-table-folder");
+  BOOST_TEST(throws_with([&] { ss::data::read_pair_table(folder); },
+                         "read_pair_table: " + folder.string() + " is a folder; expected a pair table file"));
 }
 
 #if SELFSUP_FAULTS_IMAGES

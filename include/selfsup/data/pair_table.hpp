@@ -120,6 +120,9 @@ inline PairTable parse_pair_table(std::string_view text, const PairTableOptions&
 /// Reads a pair table file; errors name the file and the line.
 inline PairTable read_pair_table(const std::filesystem::path& file, const PairTableOptions& options = {}) {
   constexpr std::string_view fn = "selfsup::data::read_pair_table";
+  std::error_code ec;
+  TORCH_CHECK(!std::filesystem::is_directory(file, ec), fn, ": ", file.string(),
+              " is a folder; expected a pair table file (CSV)");
   std::ifstream in(file, std::ios::binary);
   TORCH_CHECK(in, fn, ": cannot open ", file.string());
   std::ostringstream text;
