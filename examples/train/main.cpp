@@ -79,15 +79,6 @@ const std::vector<Method>& methods() {
   return table;
 }
 
-std::string_view optimizer_name(ss::OptimizerKind k) {
-  switch (k) {
-    case ss::OptimizerKind::sgd: return "sgd";
-    case ss::OptimizerKind::lars: return "lars";
-    case ss::OptimizerKind::adamw: return "adamw";
-  }
-  return "?";
-}
-
 ss::OptimizerKind parse_optimizer(const std::string& name) {
   if (name == "sgd") return ss::OptimizerKind::sgd;
   if (name == "lars") return ss::OptimizerKind::lars;
@@ -185,7 +176,7 @@ void list(const Registry& registry) {
              "loss (defaults)");
   for (const auto& m : methods()) {
     fmt::print("{:<14}{:<44}{:<7}{:>8}{:>9}  {:<40}{}\n", m.name, fmt::format("{} [{}]", m.title, m.citation),
-               optimizer_name(m.optimizer), m.base_lr, m.weight_decay, join(registry.positives_of(std::string(m.name))),
+               ss::optimizer_name(m.optimizer), m.base_lr, m.weight_decay, join(registry.positives_of(std::string(m.name))),
                m.loss);
   }
   fmt::print("\nHeads: the paper's sizes with --heads paper (the default for ResNets), hidden widths / 8 with "
@@ -319,7 +310,7 @@ int run(int argc, char** argv) {
                "batch {}, {} epochs, seed {}, device {}\n",
                method.title, method.citation, c.positives, data.name, data.train.size(), image_size, image_size,
                backbone_kind, heads,
-               optimizer_name(kind), lr, c.batch_size, c.epochs, c.data.seed, c.device);
+               ss::optimizer_name(kind), lr, c.batch_size, c.epochs, c.data.seed, c.device);
   }
 
   auto outcome = (*runner)(setup);

@@ -127,18 +127,10 @@ inline torch::serialize::InputArchive read(const std::string& path,
 /// application's own under TrainerOptions::run), each value as text that compares exactly.
 /// Stored in every checkpoint; a resume compares them (differences).
 inline std::map<std::string, std::string> record(const TrainerOptions& options) {
-  auto name = [](OptimizerKind k) -> std::string {
-    switch (k) {
-      case OptimizerKind::sgd: return "sgd";
-      case OptimizerKind::lars: return "lars";
-      case OptimizerKind::adamw: return "adamw";
-    }
-    return "?";
-  };
   std::map<std::string, std::string> r{
       {"epochs", std::to_string(options.epochs)},
       {"batch_size", std::to_string(options.batch_size)},
-      {"optimizer", name(options.optimizer)},
+      {"optimizer", std::string(optimizer_name(options.optimizer))},
       {"learning_rate", fmt::format("{}", options.learning_rate)},
       {"momentum", fmt::format("{}", options.momentum)},
       {"weight_decay", fmt::format("{}", options.weight_decay)},

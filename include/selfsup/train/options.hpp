@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace selfsup {
@@ -19,6 +20,16 @@ enum class OptimizerKind {
           ///< parameters (1-D) take neither adaptation nor weight decay, as SimCLR and BYOL do
   adamw,  ///< AdamW (Loshchilov & Hutter, ICLR 2019)
 };
+
+/// The optimiser's name as flags and checkpoints spell it: "sgd", "lars" or "adamw".
+constexpr std::string_view optimizer_name(OptimizerKind k) {
+  switch (k) {
+    case OptimizerKind::sgd: return "sgd";
+    case OptimizerKind::lars: return "lars";
+    case OptimizerKind::adamw: return "adamw";
+  }
+  return "?";
+}
 
 struct TrainerOptions {
   int64_t epochs = 1;
