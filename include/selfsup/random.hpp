@@ -16,6 +16,17 @@
 
 namespace selfsup {
 
+/// A seed for stream `stream` of a run seeded with `seed`: SplitMix64's output function applied to
+/// the two combined, so that the policies of one run (its views, its pairs, ...) draw from
+/// unrelated streams, and run s's pair stream is not run s + 1's view stream as `seed + k` would
+/// make it.
+constexpr std::uint64_t derive_seed(std::uint64_t seed, std::uint64_t stream) {
+  std::uint64_t z = seed + 0x9E3779B97F4A7C15ULL * (stream + 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
 /// Holds one generator for each device it was asked for, all seeded from one seed, so that a
 /// policy gives the same draws on the same device for the same seed.
 class DeviceGenerators {

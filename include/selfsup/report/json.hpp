@@ -29,16 +29,53 @@ using Json = nlohmann::ordered_json;
 inline Json number(double x) { return std::isfinite(x) ? Json(x) : Json(nullptr); }
 inline Json number(const std::optional<double>& x) { return x ? number(*x) : Json(nullptr); }
 
-/// The ablation results: an array with one object per variant, with the keys variant, knn_top1,
-/// shifted_knn_top1 (null without a shifted split), linear_top1 and images_per_s.
+/// A Summary's 95 % half-width, or null (one run has no interval).
+inline Json half_width(const stats::Summary& s) { return s.ci95 ? number(*s.ci95) : Json(nullptr); }
+
+/// The ablation results: an array with one object per variant. Its keys: `variant`;
+/// `knn_top1`, `shifted_knn_top1` (null without a shifted split), `linear_top1` and
+/// `images_per_s`, each the mean over the seeds; `seeds` (the list used); for each of the three
+/// accuracies `<metric>_runs` (one value per seed, in the order of `seeds`), `<metric>_sd` and
+/// `<metric>_ci95` (the half-width of the 95 % interval of the mean; null for one seed); and for
+/// every variant but the baseline `vs_<baseline>`: for each accuracy the paired difference from
+/// the baseline, {"mean", "ci95"} (null without a shifted split); the per-seed
+/// differences are those of the two variants' `_runs`.
 inline Json to_json(const std::vector<ablation::Result>& results) {
   Json out = Json::array();
   for (const auto& r : results) {
-    out.push_back(Json{{"variant", r.variant},
-                       {"knn_top1", number(r.knn_top1)},
-                       {"shifted_knn_top1", number(r.shifted_knn_top1)},
-                       {"linear_top1", number(r.linear_top1)},
-                       {"images_per_s", number(r.images_per_s)}});
+    Json j{{"variant", r.variant},
+           {"knn_top1", number(r.knn_top1)},
+           {"shifted_knn_top1", number(r.shifted_knn_top1)},
+           {"linear_top1", number(r.linear_top1)},
+           {"images_per_s", number(r.images_per_s)}};
+    j["seeds"] = r.seeds();
+    auto runs = [&](auto get) {
+      Json a = Json::array();
+      for (const auto& run : r.runs) a.push_back(number(get(run)));
+      return a;
+    };
+    using ablation::Run;
+    j["knn_top1_runs"] = runs([](const Run& x) { return x.knn_top1; });
+    j["shifted_knn_top1_runs"] =
+        r.summary.shifted_knn_top1 ? runs([](const Run& x) { return *x.shifted_knn_top1; }) : Json(nullptr);
+    j["linear_top1_runs"] = runs([](const Run& x) { return x.linear_top1; });
+    auto spread = [&](const std::string& name, const std::optional<stats::Summary>& s) {
+      j[name + "_sd"] = s ? number(s->sd) : Json(nullptr);
+      j[name + "_ci95"] = s ? half_width(*s) : Json(nullptr);
+    };
+    spread("knn_top1", r.summary.knn_top1);
+    spread("shifted_knn_top1", r.summary.shifted_knn_top1);
+    spread("linear_top1", r.summary.linear_top1);
+    if (r.vs_baseline) {
+      auto difference = [](const std::optional<stats::Summary>& d) -> Json {
+        if (!d) return nullptr;
+        return Json{{"mean", number(d->mean)}, {"ci95", half_width(*d)}};
+      };
+      j["vs_" + r.baseline] = Json{{"knn_top1", difference(r.vs_baseline->knn_top1)},
+                                   {"shifted_knn_top1", difference(r.vs_baseline->shifted_knn_top1)},
+                                   {"linear_top1", difference(r.vs_baseline->linear_top1)}};
+    }
+    out.push_back(std::move(j));
   }
   return out;
 }

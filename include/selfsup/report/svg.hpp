@@ -33,26 +33,36 @@ inline std::string xml_escape(std::string_view text) {
   return out;
 }
 
-/// An SVG line chart of the kNN curves, one line per variant (epochs counted from 1).
+/// An SVG line chart of the kNN curves, one line per variant (epochs counted from 1): the mean
+/// over the seeds, in a band of its 95 % interval when there are several.
 inline std::string knn_curves_svg(const std::vector<ablation::Result>& results,
                                   const std::string& title = "kNN top-1 on the test split per epoch") {
-  constexpr double w = 640, h = 400, left = 60, right = 150, top = 40, bottom = 50;
+  constexpr double w = 640, h = 400, left = 60, right = 150, top = 50, bottom = 50;
   const char* colours[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
   int64_t max_epoch = 1;
   double hi = 0.0;
   for (const auto& r : results) {
     for (auto e : r.knn_epochs) max_epoch = std::max(max_epoch, e + 1);
-    for (auto v : r.knn_curve) {
+    for (size_t k = 0; k < r.knn_curve.size(); ++k) {
+      const double v = r.knn_curve[k] + (k < r.knn_curve_ci95.size() ? r.knn_curve_ci95[k] : 0.0);
       if (std::isfinite(v)) hi = std::max(hi, v);
     }
   }
   hi = std::max(0.1, std::min(1.0, std::ceil(hi * 10 + 0.5) / 10));
   auto x = [&](double epoch) { return left + (w - left - right) * epoch / static_cast<double>(max_epoch); };
-  auto y = [&](double v) { return h - bottom - (h - top - bottom) * v / hi; };
+  auto y = [&](double v) { return h - bottom - (h - top - bottom) * std::clamp(v, 0.0, hi) / hi; };
   std::string out;
   out += fmt::format(R"(<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}" font-family="sans-serif" font-size="12">)", w, h) + "\n";
   out += fmt::format(R"(<rect width="{}" height="{}" fill="white"/><text x="{}" y="22" font-size="14">{}</text>)", w, h, left,
                      xml_escape(title)) + "\n";
+  size_t seeds = 0;
+  for (const auto& r : results) seeds = std::max(seeds, r.runs.size());
+  bool bands = false;
+  for (const auto& r : results) bands = bands || (!r.knn_curve_ci95.empty() && r.knn_curve_ci95.size() == r.knn_curve.size());
+  if (bands) {
+    out += fmt::format(R"(<text x="{}" y="36" font-size="11" fill="#555">mean of {} seeds; band: 95 % interval of the mean</text>)",
+                       left, seeds) + "\n";
+  }
   for (int i = 0; i <= 5; ++i) {
     const double v = hi * i / 5.0;
     out += fmt::format(R"(<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" stroke="#ddd"/><text x="{}" y="{:.1f}" text-anchor="end">{:.2f}</text>)",
@@ -65,6 +75,19 @@ inline std::string knn_curves_svg(const std::vector<ablation::Result>& results,
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
     const char* c = colours[i % 6];
+    if (!r.knn_curve_ci95.empty() && r.knn_curve_ci95.size() == r.knn_curve.size()) {
+      std::string band;  // the upper edge left to right, then the lower edge back
+      const size_t n = std::min(r.knn_curve.size(), r.knn_epochs.size());
+      for (size_t k = 0; k < n; ++k) {
+        band += fmt::format("{:.1f},{:.1f} ", x(static_cast<double>(r.knn_epochs[k] + 1)), y(r.knn_curve[k] + r.knn_curve_ci95[k]));
+      }
+      for (size_t k = n; k-- > 0;) {
+        band += fmt::format("{:.1f},{:.1f} ", x(static_cast<double>(r.knn_epochs[k] + 1)), y(r.knn_curve[k] - r.knn_curve_ci95[k]));
+      }
+      if (band.find("nan") == std::string::npos) {
+        out += fmt::format(R"(<polygon fill="{}" fill-opacity="0.15" stroke="none" points="{}"/>)", c, band) + "\n";
+      }
+    }
     std::string points;
     for (size_t k = 0; k < r.knn_curve.size() && k < r.knn_epochs.size(); ++k) {
       if (!std::isfinite(r.knn_curve[k])) continue;
