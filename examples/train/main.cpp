@@ -7,20 +7,23 @@
 //         [--optimizer sgd|lars|adamw] [--temperature X] [--backbone NAME] [--heads paper|small]
 //         [--width W] [--mix P] [--queue-size K] [--support-size K] [--warmup-epochs E]
 //         [--max-steps S] [--log-every S] [--checkpoint PATH [--resume [--allow-change NAME]...]]
-//         [--json PATH]
-//         [--seed S] [--per-class K] [--image-size S] [--quiet]
+//         [--json PATH] [--seed S] [--seeds N] [--per-class K] [--image-size S] [--quiet]
 //   train --list | --list-recipes | --help
 //
 // It trains, then reports kNN top-1 on the test split (and on the embedded dataset's shifted
 // split), linear-probe top-1 and training images per second, and writes them as JSON (--json).
+// With --seeds N it trains N runs (seeds S, S+1, ...: weights, views, pairs and epoch order; the
+// data stays the one --seed S makes) and reports each accuracy's mean with its 95 % interval.
 // --list prints every method with its paper and its defaults, and the pair sources compiled for
 // it; --list-recipes prints one "method positives" line per compiled recipe; --help every flag with
 // its default and allowed values. Learning rates follow each paper's linear rule, base rate · B /
 // 256, unless --lr is given. Progress: a live line on a terminal, plain lines in a log file.
 #include "train.hpp"
 
+#include <selfsup/eval/statistics.hpp>
 #include <selfsup/report/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <exception>
@@ -157,6 +160,9 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
       ->check(CLI::IsMember({"epochs", "max-steps"}))
       ->needs(resume);
   app.add_option("--json", c.json, "write the results to this JSON file");
+  app.add_option("--seeds", c.seeds, "train this many runs, seeded --seed, --seed + 1, ..., and report means with "
+                                     "95 % intervals")
+      ->capture_default_str()->check(Range(int64_t{1}, int64_t{1000}));
   app.add_flag("--quiet", c.quiet, "no progress, no banner");
   app.add_flag("--list", p.list, "every method with its paper, defaults and compiled pair sources");
   app.add_flag("--list-recipes", p.list_recipes, "one 'method positives' line per compiled recipe");
@@ -242,6 +248,11 @@ int run(int argc, char** argv) {
   const torch::Device device = ss::examples::parse_device("train", c.device);
   ss::examples::check_output("train", "--json", c.json);
   ss::examples::check_output("train", "--checkpoint", c.checkpoint);
+  if (!c.checkpoint.empty() && c.seeds > 1) {
+    throw std::invalid_argument(fmt::format(
+        "train: --checkpoint saves one run, and --seeds {} asks for {}; checkpoint each seed as its own run "
+        "(--seed S --checkpoint PATH-S, then combine the JSON), or drop --checkpoint", c.seeds, c.seeds));
+  }
   if (!c.checkpoint.empty()) {
     const bool exists = std::filesystem::exists(c.checkpoint);
     if (exists && !c.resume) {
@@ -301,46 +312,117 @@ int run(int argc, char** argv) {
                        {"support_size", std::to_string(c.support_size)}};
   for (const auto& name : c.allow_change) setup.trainer.may_change_on_resume.insert(name == "max-steps" ? "max_steps" : name);
   setup.make_encoder = [&] {
-    torch::manual_seed(c.data.seed);
+    torch::manual_seed(setup.run_seed);
     return Encoder(ss::models::BackboneFactory<ss::models::AnyBackbone>{backbone}, encoder_options);
   };
   const ss::eval::KNNOptions knn{.k = 20, .temperature = 0.1};
+  std::vector<std::uint64_t> seeds;
+  for (int64_t i = 0; i < c.seeds; ++i) seeds.push_back(c.data.seed + static_cast<std::uint64_t>(i));
   if (!c.quiet) {
     fmt::print("{} ({}) with {} positives on {} ({} training images, {}x{}), {} backbone, {} heads, {} lr {:.4g}, "
-               "batch {}, {} epochs, seed {}, device {}\n",
+               "batch {}, {} epochs, {}, device {}\n",
                method.title, method.citation, c.positives, data.name, data.train.size(), image_size, image_size,
-               backbone_kind, heads,
-               ss::optimizer_name(kind), lr, c.batch_size, c.epochs, c.data.seed, c.device);
+               backbone_kind, heads, ss::optimizer_name(kind), lr, c.batch_size, c.epochs,
+               seeds.size() == 1 ? fmt::format("seed {}", seeds.front())
+                                 : fmt::format("seeds {} to {}", seeds.front(), seeds.back()),
+               c.device);
   }
 
-  auto outcome = (*runner)(setup);
+  // One run per seed: train, then evaluate the frozen backbone's features.
+  struct RunResult {
+    int64_t steps = 0;
+    int64_t resumed_from_step = 0;
+    std::optional<double> final_loss;  ///< the last logged loss (the trainer stops when one is not finite)
+    double knn_top1 = 0.0;
+    std::optional<double> shifted_knn_top1;
+    double linear_top1 = 0.0;
+    double images_per_s = 0.0;
+  };
+  std::vector<RunResult> runs;
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    setup.run_seed = seeds[i];
+    setup.trainer.seed = seeds[i];
+    if (!c.quiet && seeds.size() > 1) fmt::print("seed {} ({}/{})\n", seeds[i], i + 1, seeds.size());
+    auto outcome = (*runner)(setup);
+    RunResult r;
+    r.steps = outcome.fit.steps;
+    r.resumed_from_step = outcome.resumed_from_step;
+    if (!outcome.fit.log.empty()) r.final_loss = outcome.fit.log.back().loss;
+    r.knn_top1 = ss::eval::knn_evaluate(outcome.encoder, data.train, data.test, knn).top1;
+    if (data.shifted) r.shifted_knn_top1 = ss::eval::knn_evaluate(outcome.encoder, data.train, *data.shifted, knn).top1;
+    r.linear_top1 =
+        ss::eval::linear_probe(outcome.encoder, data.train, data.test, {.max_iterations = 100, .seed = c.data.seed}).top1;
+    r.images_per_s = outcome.fit.images_per_second();
+    runs.push_back(r);
+  }
 
-  // Evaluation of the frozen backbone features.
-  auto test = ss::eval::knn_evaluate(outcome.encoder, data.train, data.test, knn);
-  std::optional<double> shifted;
-  if (data.shifted) shifted = ss::eval::knn_evaluate(outcome.encoder, data.train, *data.shifted, knn).top1;
-  const auto probe = ss::eval::linear_probe(outcome.encoder, data.train, data.test, {.max_iterations = 100, .seed = c.data.seed});
-  // The trainer stops with an error when a logged loss is not finite.
-  const std::optional<double> final_loss =
-      outcome.fit.log.empty() ? std::nullopt : std::optional<double>(outcome.fit.log.back().loss);
+  // Each accuracy over the runs: the values, and their mean, deviation and 95 % interval.
+  auto column = [&](auto get) {
+    std::vector<double> v;
+    for (const auto& r : runs) v.push_back(get(r));
+    return v;
+  };
+  const auto knn_runs = column([](const RunResult& r) { return r.knn_top1; });
+  const auto linear_runs = column([](const RunResult& r) { return r.linear_top1; });
+  const auto knn_stats = ss::stats::summarize(knn_runs, "knn_top1");
+  const auto linear_stats = ss::stats::summarize(linear_runs, "linear_top1");
+  std::optional<std::vector<double>> shifted_runs;
+  std::optional<ss::stats::Summary> shifted_stats;
+  if (data.shifted) {
+    shifted_runs = column([](const RunResult& r) { return *r.shifted_knn_top1; });
+    shifted_stats = ss::stats::summarize(*shifted_runs, "shifted_knn_top1");
+  }
+  std::optional<double> final_loss;
+  std::vector<std::optional<double>> final_losses;
+  for (const auto& r : runs) final_losses.push_back(r.final_loss);
+  if (std::all_of(runs.begin(), runs.end(), [](const RunResult& r) { return r.final_loss.has_value(); })) {
+    final_loss = ss::stats::summarize(column([](const RunResult& r) { return *r.final_loss; }), "final_loss").mean;
+  }
+  const double images_per_s =
+      ss::stats::summarize(column([](const RunResult& r) { return r.images_per_s; }), "images_per_s").mean;
 
-  fmt::print("\n{:<14}{:<20}{:>8}{:>12}{:>14}{:>14}{:>12}\n", "method", "positives", "steps", "kNN top-1",
-             "shifted kNN", "linear top-1", "images/s");
-  fmt::print("{:<14}{:<20}{:>8}{:>12.3f}{:>14}{:>14.3f}{:>12.0f}\n", c.method, c.positives, outcome.fit.steps, test.top1,
-             shifted ? fmt::format("{:.3f}", *shifted) : std::string("-"), probe.top1,
-             outcome.fit.images_per_second());
+  fmt::print("\n{:<14}{:<20}{:>8}{:>12}{:>14}{:>14}{:>12}\n", seeds.size() > 1 ? "seed" : "method", "positives", "steps",
+             "kNN top-1", "shifted kNN", "linear top-1", "images/s");
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const auto& r = runs[i];
+    fmt::print("{:<14}{:<20}{:>8}{:>12.3f}{:>14}{:>14.3f}{:>12.0f}\n",
+               seeds.size() > 1 ? std::to_string(seeds[i]) : c.method, c.positives, r.steps, r.knn_top1,
+               r.shifted_knn_top1 ? fmt::format("{:.3f}", *r.shifted_knn_top1) : std::string("-"), r.linear_top1,
+               r.images_per_s);
+  }
+  if (seeds.size() > 1) {
+    auto cell = [](const ss::stats::Summary& s) { return fmt::format("{:.3f} ± {:.3f}", s.mean, *s.ci95); };
+    fmt::print("\n{} {} over {} seeds, mean ± half-width of the 95 % interval (Student t):\n", c.method, c.positives,
+               seeds.size());
+    fmt::print("  kNN top-1 {}   shifted kNN {}   linear top-1 {}\n", cell(knn_stats),
+               shifted_stats ? cell(*shifted_stats) : std::string("-"), cell(linear_stats));
+  }
   if (!c.json.empty()) {
     using ss::report::number;
-    const ss::report::Json json{{"method", c.method},
-                                {"positives", c.positives},
-                                {"data", c.data.spec},
-                                {"steps", outcome.fit.steps},
-                                {"resumed_from_step", outcome.resumed_from_step},
-                                {"final_loss", number(final_loss)},
-                                {"knn_top1", number(test.top1)},
-                                {"shifted_knn_top1", number(shifted)},
-                                {"linear_top1", number(probe.top1)},
-                                {"images_per_s", number(outcome.fit.images_per_second())}};
+    using ss::report::Json;
+    auto array = [](const auto& values) {
+      Json a = Json::array();
+      for (const auto& v : values) a.push_back(number(v));
+      return a;
+    };
+    Json json{{"method", c.method},
+              {"positives", c.positives},
+              {"data", c.data.spec},
+              {"steps", runs.front().steps},
+              {"resumed_from_step", runs.front().resumed_from_step},
+              {"final_loss", number(final_loss)},
+              {"knn_top1", number(knn_stats.mean)},
+              {"shifted_knn_top1", shifted_stats ? number(shifted_stats->mean) : Json(nullptr)},
+              {"linear_top1", number(linear_stats.mean)},
+              {"images_per_s", number(images_per_s)}};
+    json["seeds"] = seeds;
+    json["final_loss_runs"] = array(final_losses);
+    json["knn_top1_runs"] = array(knn_runs);
+    json["shifted_knn_top1_runs"] = shifted_runs ? array(*shifted_runs) : Json(nullptr);
+    json["linear_top1_runs"] = array(linear_runs);
+    json["knn_top1_ci95"] = ss::report::half_width(knn_stats);
+    json["shifted_knn_top1_ci95"] = shifted_stats ? ss::report::half_width(*shifted_stats) : Json(nullptr);
+    json["linear_top1_ci95"] = ss::report::half_width(linear_stats);
     ss::examples::write_output("train", c.json, [&](const std::string& path) { ss::report::write_json(json, path); });
   }
   return EXIT_SUCCESS;

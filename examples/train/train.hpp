@@ -52,6 +52,7 @@ struct Config {
   bool resume = false;                   ///< start from `checkpoint`
   std::vector<std::string> allow_change; ///< options a resume may change: epochs, max-steps
   std::string json;
+  int64_t seeds = 1;                     ///< runs under --seed, --seed + 1, ...
   bool quiet = false;
 };
 
@@ -62,10 +63,11 @@ struct Setup {
   const std::optional<ss::data::PairTable>& pairs;
   int64_t image_size = 32;
   ss::TrainerOptions trainer{};
-  std::function<Encoder()> make_encoder;
+  std::function<Encoder()> make_encoder;  ///< seeded with `run_seed`
+  std::uint64_t run_seed = 0;             ///< this run's seed: weights, views, pairs, epoch order
 
   double temperature(double paper) const { return config.temperature.value_or(paper); }
-  std::uint64_t seed() const { return config.data.seed; }
+  std::uint64_t seed() const { return run_seed; }
 };
 
 struct Outcome {
