@@ -1,0 +1,275 @@
+#pragma once
+/// \file
+/// Backbone weights in and out of PyTorch: a file that Python's `torch.load` reads as a state dict
+/// under the reference implementation's names, and the same files read back, including a state
+/// dict saved in Python with `torch.save(model.state_dict(), path)`.
+///
+///   models::export_weights(encoder->backbone, "resnet18.pt");
+///   // Python: torchvision.models.resnet18().load_state_dict(torch.load("resnet18.pt"), strict=False)
+///   auto report = models::import_weights(encoder->backbone, "torchvision_resnet50.pt");
+///
+/// Names: torchvision's for the ResNets (`conv1.weight`, `bn1.running_mean`,
+/// `layer1.0.conv1.weight`, `layer2.0.downsample.0.weight`, ...; the CIFAR stem is a 3x3
+/// `conv1`), selfsup's own for the SmallCNN, which has no reference implementation. The layouts
+/// are the same as the reference's (OIHW convolutions, BatchNorm's four tensors and its int64
+/// count). LibTorch's `torch::pickle_save` / `torch::pickle_load` write and read the files;
+/// detail/pickle_filter.hpp makes Python's OrderedDict state dicts readable to the latter.
+
+#include <selfsup/detail/files.hpp>
+#include <selfsup/models/any_backbone.hpp>
+#include <selfsup/models/detail/pickle_filter.hpp>
+#include <selfsup/models/resnet.hpp>
+#include <selfsup/models/small_cnn.hpp>
+
+#include <caffe2/serialize/inline_container.h>
+#include <torch/torch.h>
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <sstream>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace selfsup::models {
+
+/// Tensors by name, in order.
+using StateDict = std::vector<std::pair<std::string, torch::Tensor>>;
+
+namespace detail {
+
+inline std::vector<std::string> split_dots(const std::string& name) {
+  std::vector<std::string> parts;
+  size_t from = 0;
+  for (size_t dot; (dot = name.find('.', from)) != std::string::npos; from = dot + 1) parts.push_back(name.substr(from, dot - from));
+  parts.push_back(name.substr(from));
+  return parts;
+}
+
+/// torchvision's name for the ResNet tensor selfsup names `name` ("stem.0.weight" ->
+/// "conv1.weight", "stages.2.body.4.bias" -> "layer2.0.bn2.bias", ...).
+inline std::string torchvision_name(const ResNetImpl& net, const std::string& name) {
+  const auto p = split_dots(name);
+  auto fail = [&] {
+    throw std::logic_error("selfsup::models: no torchvision name for the ResNet tensor '" + name + "'");
+  };
+  if (p.size() == 3 && p[0] == "stem") {
+    if (p[1] == "0") return "conv1." + p[2];
+    if (p[1] == "1") return "bn1." + p[2];
+    fail();
+  }
+  if (p.size() != 5 || p[0] != "stages") fail();
+  const int64_t depth = net.options().depth;
+  const std::array<int64_t, 4> blocks = depth == 18 ? std::array<int64_t, 4>{2, 2, 2, 2} : std::array<int64_t, 4>{3, 4, 6, 3};
+  int64_t index = std::stoll(p[1]);
+  int64_t stage = 0;
+  while (stage < 4 && index >= blocks[stage]) index -= blocks[stage++];
+  if (stage == 4) fail();
+  const std::string block = "layer" + std::to_string(stage + 1) + "." + std::to_string(index) + ".";
+  if (p[2] == "shortcut") return block + "downsample." + p[3] + "." + p[4];
+  if (p[2] != "body") fail();
+  // body: conv, bn, relu, conv, bn (basic) or conv, bn, relu, conv, bn, relu, conv, bn (bottleneck)
+  static const std::map<std::string, std::string> layer = {{"0", "conv1"}, {"1", "bn1"}, {"3", "conv2"},
+                                                           {"4", "bn2"},   {"6", "conv3"}, {"7", "bn3"}};
+  const auto it = layer.find(p[3]);
+  if (it == layer.end()) fail();
+  return block + it->second + "." + p[4];
+}
+
+/// The module behind an AnyBackbone, or the module itself.
+inline std::shared_ptr<torch::nn::Module> unwrap(const std::shared_ptr<torch::nn::Module>& m) {
+  if (auto* any = dynamic_cast<AnyBackboneImpl*>(m.get())) return unwrap(any->inner());
+  return m;
+}
+
+/// Every parameter and buffer of `module` with its reference name, as (reference name, tensor).
+inline StateDict reference_entries(const std::shared_ptr<torch::nn::Module>& module) {
+  const auto m = unwrap(module);
+  const auto* resnet = dynamic_cast<const ResNetImpl*>(m.get());
+  const bool own_names = resnet == nullptr;
+  if (own_names && dynamic_cast<const SmallCNNImpl*>(m.get()) == nullptr) {
+    throw std::invalid_argument("selfsup::models weights: the backbone is neither a ResNet nor a SmallCNN (got " +
+                                m->name() + "); export its named_parameters() and named_buffers() yourself");
+  }
+  StateDict out;
+  auto add = [&](const std::string& name, const torch::Tensor& t) {
+    out.emplace_back(own_names ? name : torchvision_name(*resnet, name), t);
+  };
+  for (const auto& item : m->named_parameters()) add(item.key(), item.value());
+  for (const auto& item : m->named_buffers()) add(item.key(), item.value());
+  return out;
+}
+
+inline std::vector<char> read_file(const std::string& path, const std::string& what) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw std::invalid_argument(what + ": '" + path + "' is a folder, expected a file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(what + ": cannot open '" + path + "'");
+  std::vector<char> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw std::runtime_error(what + ": reading '" + path + "' failed");
+  return bytes;
+}
+
+/// `bytes` (a torch.save zip archive) with its data.pkl passed through filter_state_dict_pickle,
+/// rewritten by LibTorch's own archive writer.
+inline std::vector<char> filtered_archive(const std::vector<char>& bytes, const std::string& what) {
+  std::istringstream stream(std::string(bytes.begin(), bytes.end()));
+  caffe2::serialize::PyTorchStreamReader reader(&stream);
+  std::vector<char> out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) {
+    const char* c = static_cast<const char*>(data);
+    out.insert(out.end(), c, c + size);
+    return size;
+  });
+  for (const auto& record : reader.getAllRecords()) {
+    // The writer writes its own version (and, in newer LibTorch, serialization id).
+    if (record == "version" || record == ".data/version" || record == ".data/serialization_id") continue;
+    auto [data, size] = reader.getRecord(record);
+    const char* c = static_cast<const char*>(data.get());
+    if (record == "data.pkl") {
+      const auto filtered = filter_state_dict_pickle(std::string_view(c, size), what);
+      writer.writeRecord(record, filtered.data(), filtered.size());
+    } else {
+      writer.writeRecord(record, c, size);
+    }
+  }
+  writer.writeEndOfFile();
+  return out;
+}
+
+}  // namespace detail
+
+/// `module`'s parameters and buffers (a ResNet or SmallCNN, bare or in an AnyBackbone) under the
+/// reference names, as CPU tensors.
+inline StateDict reference_state_dict(const std::shared_ptr<torch::nn::Module>& module) {
+  StateDict out = detail::reference_entries(module);
+  for (auto& [name, t] : out) t = t.detach().to(torch::kCPU).contiguous().clone();
+  return out;
+}
+
+/// Writes `module`'s reference_state_dict to `path` in torch.save's format, atomically.
+inline void export_weights(const std::shared_ptr<torch::nn::Module>& module, const std::string& path) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& [name, t] : reference_state_dict(module)) dict.insert(name, t);
+  const auto bytes = torch::pickle_save(c10::IValue(dict));
+  selfsup::detail::write_whole_file(path, std::string_view(bytes.data(), bytes.size()),
+                                    "selfsup::models::export_weights");
+}
+
+template <class Holder>
+  requires requires(Holder h) { h.ptr(); }
+void export_weights(const Holder& module, const std::string& path) {
+  export_weights(std::static_pointer_cast<torch::nn::Module>(module.ptr()), path);
+}
+
+/// Reads a state dict written by torch.save (a dict or OrderedDict of tensors, as
+/// `model.state_dict()` gives) or by export_weights.
+inline StateDict read_state_dict(const std::string& path) {
+  const std::string what = "selfsup::models::read_state_dict: '" + path + "'";
+  const auto bytes = detail::read_file(path, "selfsup::models::read_state_dict");
+  if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K') {
+    throw std::invalid_argument(what + " is not a file of torch.save's format (a zip archive); save it in Python with "
+                                "torch.save(model.state_dict(), path)");
+  }
+  c10::IValue value;
+  try {
+    value = torch::pickle_load(detail::filtered_archive(bytes, what));
+  } catch (const c10::Error& e) {
+    throw std::invalid_argument(what + ": LibTorch cannot read it: " + e.what_without_backtrace());
+  }
+  if (!value.isGenericDict()) {
+    throw std::invalid_argument(what + " holds a " + value.tagKind() + ", expected a dict of tensors (a state dict)");
+  }
+  StateDict out;
+  for (const auto& item : value.toGenericDict()) {
+    if (!item.key().isString()) throw std::invalid_argument(what + ": a key is a " + item.key().tagKind() + ", expected a name");
+    if (!item.value().isTensor()) {
+      throw std::invalid_argument(what + ": '" + item.key().toStringRef() + "' is a " + item.value().tagKind() +
+                                  ", expected a tensor");
+    }
+    out.emplace_back(item.key().toStringRef(), item.value().toTensor());
+  }
+  return out;
+}
+
+/// What import_weights did.
+struct ImportReport {
+  int64_t tensors = 0;               ///< copied into the backbone
+  std::vector<std::string> ignored;  ///< the reference's classifier head (fc.*), not part of a backbone
+};
+
+/// Copies `state` (reference names) into `module`'s parameters and buffers. Every tensor of the
+/// backbone must be there with its shape; a name the backbone does not have, a missing name or a
+/// shape that differs is an error that lists them all. A classifier head (`fc.*`) is ignored and
+/// reported. dtypes are converted; the values land on the module's device.
+inline ImportReport import_weights(const std::shared_ptr<torch::nn::Module>& module, const StateDict& state,
+                                   const std::string& source = "the state dict") {
+  const std::string fn = "selfsup::models::import_weights";
+  auto targets = detail::reference_entries(module);
+  std::map<std::string, torch::Tensor> given;
+  ImportReport report;
+  std::vector<std::string> unknown, missing, shapes;
+  for (const auto& [name, t] : state) {
+    if (name.rfind("fc.", 0) == 0) {
+      report.ignored.push_back(name);
+      continue;
+    }
+    given[name] = t;
+  }
+  std::map<std::string, bool> known;
+  for (const auto& [name, target] : targets) {
+    known[name] = true;
+    auto it = given.find(name);
+    if (it == given.end()) {
+      missing.push_back(name);
+    } else if (it->second.sizes() != target.sizes()) {
+      std::ostringstream s;
+      s << name << " (expected " << target.sizes() << ", got " << it->second.sizes() << ")";
+      shapes.push_back(s.str());
+    }
+  }
+  for (const auto& [name, t] : given) {
+    if (!known.count(name)) unknown.push_back(name);
+  }
+  if (!unknown.empty() || !missing.empty() || !shapes.empty()) {
+    auto list = [](const std::vector<std::string>& v) {
+      std::string out;
+      const size_t shown = std::min<size_t>(v.size(), 20);
+      for (size_t i = 0; i < shown; ++i) out += (i ? ", " : "") + v[i];
+      if (v.size() > shown) out += ", ... (" + std::to_string(v.size() - shown) + " more)";
+      return out;
+    };
+    std::string message = fn + ": " + source + " does not fit the backbone";
+    if (!shapes.empty()) message += "\n  shapes differ: " + list(shapes);
+    if (!missing.empty()) message += "\n  missing: " + list(missing);
+    if (!unknown.empty()) message += "\n  not in the backbone: " + list(unknown);
+    message += "\n(a ResNet's stem must match: --stem imagenet for torchvision's 7x7 conv1, --stem cifar for a 3x3 one)";
+    throw std::invalid_argument(message);
+  }
+  torch::NoGradGuard no_grad;
+  for (auto& [name, target] : targets) {
+    target.copy_(given.at(name).to(target.device(), target.scalar_type()));
+    ++report.tensors;
+  }
+  return report;
+}
+
+/// import_weights from the file `path` (read_state_dict).
+inline ImportReport import_weights(const std::shared_ptr<torch::nn::Module>& module, const std::string& path) {
+  return import_weights(module, read_state_dict(path), "'" + path + "'");
+}
+
+template <class Holder>
+  requires requires(Holder h) { h.ptr(); }
+ImportReport import_weights(const Holder& module, const std::string& path) {
+  return import_weights(std::static_pointer_cast<torch::nn::Module>(module.ptr()), path);
+}
+
+}  // namespace selfsup::models

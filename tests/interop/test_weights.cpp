@@ -1,0 +1,135 @@
+// Backbone weights in and out of PyTorch. With SELFSUP_INTEROP_DIR set (ctest sets it, after
+// tests/interop/torchvision_weights.py made the files there): torchvision ResNets saved by Python
+// are imported, give torchvision's features, and are exported for the Python check that follows.
+// Without it, the cases that need those files say so and check nothing else.
+#include <selfsup/models/weights.hpp>
+#include <selfsup/selfsup.hpp>
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+
+#include <unistd.h>
+
+namespace ss = selfsup;
+namespace models = selfsup::models;
+
+namespace {
+
+std::string interop_dir() {
+  const char* dir = std::getenv("SELFSUP_INTEROP_DIR");
+  return dir == nullptr ? std::string() : std::string(dir);
+}
+
+bool throws_containing(const auto& f, const std::string& text) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    if (std::string(e.what()).find(text) != std::string::npos) return true;
+    BOOST_TEST_MESSAGE("message was: " << e.what());
+  }
+  return false;
+}
+
+torch::Tensor entry(const models::StateDict& state, const std::string& name) {
+  for (const auto& [n, t] : state) {
+    if (n == name) return t;
+  }
+  throw std::runtime_error("no entry " + name);
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(interop_tests)
+
+BOOST_AUTO_TEST_CASE(torchvision_resnets_round_trip) {
+  const auto dir = interop_dir();
+  if (dir.empty()) {
+    BOOST_TEST_MESSAGE("SELFSUP_INTEROP_DIR is not set: run this through ctest (unit.interop)");
+    return;
+  }
+  const auto reference = models::read_state_dict(dir + "/reference.pt");
+  const auto x = entry(reference, "x");
+  for (int64_t depth : {18, 34, 50}) {
+    const std::string name = "resnet" + std::to_string(depth);
+    models::ResNet net(models::ResNetOptions{.depth = depth});
+    const auto report = models::import_weights(net, dir + "/" + name + ".pt");
+    BOOST_TEST(report.tensors == static_cast<int64_t>(models::reference_state_dict(net.ptr()).size()));
+    BOOST_TEST((report.ignored == std::vector<std::string>{"fc.weight", "fc.bias"}));
+    net->eval();
+    torch::NoGradGuard no_grad;
+    const double diff = (net->forward(x) - entry(reference, name)).abs().max().item<double>();
+    BOOST_TEST_MESSAGE(name << ": features differ from torchvision's by " << diff);
+    BOOST_TEST(diff <= 1e-5);
+    models::export_weights(net, dir + "/export-" + name + ".pt");
+  }
+  // The CIFAR stem: exported for Python to build the same network and compare its features.
+  torch::manual_seed(3);
+  models::ResNet cifar(models::ResNetOptions{.depth = 18, .cifar_stem = true});
+  cifar->eval();
+  models::export_weights(cifar, dir + "/export-cifar-resnet18.pt");
+  c10::Dict<std::string, torch::Tensor> out;
+  out.insert("x", x);
+  {
+    torch::NoGradGuard no_grad;
+    out.insert("cifar-resnet18", cifar->forward(x));
+  }
+  const auto bytes = torch::pickle_save(c10::IValue(out));
+  std::ofstream(dir + "/cpp-features.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+
+  // What does not fit is refused, all of it listed.
+  BOOST_TEST(throws_containing([&] { models::import_weights(cifar, dir + "/resnet18.pt"); },
+                               "shapes differ: conv1.weight (expected [64, 3, 3, 3], got [64, 3, 7, 7])"));
+  models::ResNet deeper(models::ResNetOptions{.depth = 34});
+  BOOST_TEST(throws_containing([&] { models::import_weights(deeper, dir + "/resnet18.pt"); },
+                               "missing: layer1.2.conv1.weight"));
+  models::ResNet shallower(models::ResNetOptions{.depth = 18});
+  BOOST_TEST(throws_containing([&] { models::import_weights(shallower, dir + "/resnet34.pt"); },
+                               "not in the backbone: layer1.2.bn1.bias"));
+  // A state dict of one entry, which Python pickles with SETITEM.
+  const auto one = models::read_state_dict(dir + "/one_entry.pt");
+  BOOST_TEST_REQUIRE(one.size() == 1u);
+  BOOST_TEST(one[0].first == "weight");
+  BOOST_TEST((one[0].second.sizes() == torch::IntArrayRef{2, 3}));
+}
+
+// Without Python: export and import through an AnyBackbone, the SmallCNN under its own names, and
+// the refusals of files that are not state dicts.
+BOOST_AUTO_TEST_CASE(weights_files) {
+  const auto dir = std::filesystem::temp_directory_path() / ("selfsup-weights-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  torch::manual_seed(1);
+  models::AnyBackbone a(models::ResNet(models::ResNetOptions{.depth = 18, .width = 8}));
+  models::AnyBackbone b(models::ResNet(models::ResNetOptions{.depth = 18, .width = 8}));
+  const auto path = (dir / "a.pt").string();
+  models::export_weights(a, path);
+  const auto state = models::read_state_dict(path);
+  BOOST_TEST(state.front().first == "conv1.weight");
+  const auto report = models::import_weights(b, path);
+  BOOST_TEST(report.ignored.empty());
+  const auto pa = a->named_parameters(), pb = b->named_parameters();
+  for (const auto& item : pa) BOOST_TEST(torch::equal(item.value(), pb[item.key()]), item.key());
+  const auto ba = a->named_buffers(), bb = b->named_buffers();
+  for (const auto& item : ba) BOOST_TEST(torch::equal(item.value(), bb[item.key()]), item.key());
+
+  models::SmallCNN small(models::SmallCNNOptions{.width = 4});
+  models::export_weights(small, (dir / "small.pt").string());
+  BOOST_TEST(models::read_state_dict((dir / "small.pt").string()).front().first == "layers.0.weight");
+
+  models::StateDict extra = models::reference_state_dict(small.ptr());
+  extra.emplace_back("head.weight", torch::zeros({2}));
+  BOOST_TEST(throws_containing([&] { models::import_weights(small.ptr(), extra, "the test's dict"); },
+                               "the test's dict does not fit the backbone\n  not in the backbone: head.weight"));
+  std::ofstream(dir / "text.pt") << "not a zip";
+  BOOST_TEST(throws_containing([&] { models::read_state_dict((dir / "text.pt").string()); },
+                               "is not a file of torch.save's format"));
+  BOOST_TEST(throws_containing([&] { models::read_state_dict((dir / "none.pt").string()); }, "cannot open"));
+  BOOST_TEST(throws_containing([&] { models::read_state_dict(dir.string()); }, "is a folder, expected a file"));
+  std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
