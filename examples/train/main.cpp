@@ -8,12 +8,16 @@
 //         [--width W] [--mix P] [--queue-size K] [--support-size K] [--warmup-epochs E]
 //         [--max-steps S] [--log-every S] [--checkpoint PATH [--resume [--allow-change NAME]...]]
 //         [--json PATH] [--seed S] [--seeds N] [--per-class K] [--image-size S] [--quiet]
+//         [--stem imagenet|cifar] [--init PATH] [--export PATH]
 //   train --list | --list-recipes | --help
 //
 // It trains, then reports kNN top-1 on the test split (and on the embedded dataset's shifted
 // split), linear-probe top-1 and training images per second, and writes them as JSON (--json).
 // With --seeds N it trains N runs (seeds S, S+1, ...: weights, views, pairs and epoch order; the
 // data stays the one --seed S makes) and reports each accuracy's mean with its 95 % interval.
+// --init PATH starts the backbone from a state dict (torchvision's names for ResNets, as Python's
+// torch.save(model.state_dict(), PATH) writes it); --export PATH writes the trained backbone so
+// that torch.load reads it under the same names (with --max-steps 0: the initial weights).
 // --list prints every method with its paper and its defaults, and the pair sources compiled for
 // it; --list-recipes prints one "method positives" line per compiled recipe; --help every flag with
 // its default and allowed values. Learning rates follow each paper's linear rule, base rate · B /
@@ -21,6 +25,7 @@
 #include "train.hpp"
 
 #include <selfsup/eval/statistics.hpp>
+#include <selfsup/models/weights.hpp>
 #include <selfsup/report/json.hpp>
 
 #include <algorithm>
@@ -147,8 +152,17 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
   app.add_option("--support-size", c.support_size, "NNCLR's support set")
       ->capture_default_str()->check(Range(int64_t{1}, int64_t{1} << 24));
   app.add_option("--warmup-epochs", c.warmup_epochs)->capture_default_str()->check(Range(int64_t{0}, ex::max_epochs));
-  app.add_option("--max-steps", c.max_steps, "stop after this many steps in all (-1: every epoch)")
-      ->capture_default_str()->check(Range(int64_t{1}, ex::max_steps));
+  app.add_option("--max-steps", c.max_steps, "stop after this many steps in all (-1: every epoch; 0: train "
+                                             "nothing)")
+      ->capture_default_str()->check(Range(int64_t{0}, ex::max_steps));
+  app.add_option("--stem", c.stem, "ResNet stem: imagenet (7x7 stride 2 and max-pool) or cifar (3x3 stride 1); "
+                                   "auto: cifar up to 64 px")
+      ->capture_default_str()->check(CLI::IsMember({"auto", "imagenet", "cifar"}));
+  app.add_option("--init", c.init, "the backbone's initial weights: a state dict saved by torch.save (torchvision's "
+                                   "names for ResNets) or by --export")
+      ->check(CLI::ExistingFile);
+  app.add_option("--export", c.export_path, "after training, write the backbone here as a state dict torch.load "
+                                            "reads (torchvision's names for ResNets)");
   app.add_option("--log-every", c.log_every, "read the loss back every this many steps (progress lines)")
       ->capture_default_str()->check(Range(int64_t{1}, ex::max_steps));
   app.add_option("--checkpoint", c.checkpoint, "saved after every epoch, atomically");
@@ -210,7 +224,8 @@ std::function<ss::models::AnyBackbone()> make_backbone(const Config& c, const st
   }
   for (int64_t depth : {18, 34, 50}) {
     if (name == fmt::format("resnet{}", depth)) {
-      const ss::models::ResNetOptions o{.depth = depth, .cifar_stem = image_size <= 64};
+      const bool cifar = c.stem == "auto" ? image_size <= 64 : c.stem == "cifar";
+      const ss::models::ResNetOptions o{.depth = depth, .cifar_stem = cifar};
       return [o] { return ss::models::AnyBackbone(ss::models::ResNet(o)); };
     }
   }
@@ -248,6 +263,14 @@ int run(int argc, char** argv) {
   const torch::Device device = ss::examples::parse_device("train", c.device);
   ss::examples::check_output("train", "--json", c.json);
   ss::examples::check_output("train", "--checkpoint", c.checkpoint);
+  if (!c.export_path.empty() && c.seeds > 1) {
+    throw std::invalid_argument(fmt::format(
+        "train: --export writes one backbone, and --seeds {} trains {}; export each seed's run on its own", c.seeds,
+        c.seeds));
+  }
+  ss::examples::check_output("train", "--export", c.export_path);
+  std::optional<ss::models::StateDict> init_state;
+  if (!c.init.empty()) init_state = ss::models::read_state_dict(c.init);  // before the data: fail early
   if (!c.checkpoint.empty() && c.seeds > 1) {
     throw std::invalid_argument(fmt::format(
         "train: --checkpoint saves one run, and --seeds {} asks for {}; checkpoint each seed as its own run "
@@ -274,7 +297,23 @@ int run(int argc, char** argv) {
 
   // The encoder: backbone, the method's heads (paper or small), momentum target if it has one.
   const std::string backbone_kind = backbone_name(c);
-  const auto backbone = make_backbone(c, backbone_kind, image_size);
+  if (c.stem != "auto" && backbone_kind == "small_cnn") {
+    throw std::invalid_argument("train: --stem applies to the ResNet backbones, and --backbone is small_cnn");
+  }
+  auto backbone = make_backbone(c, backbone_kind, image_size);
+  if (init_state) {  // every backbone made (the online one and a momentum target) starts from the file
+    const auto report = ss::models::import_weights(backbone().ptr(), *init_state, "--init " + c.init);
+    if (!c.quiet) {
+      fmt::print("--init {}: {} tensors{}\n", c.init, report.tensors,
+                 report.ignored.empty() ? std::string()
+                                        : fmt::format(", the classifier head left out ({})", join(report.ignored)));
+    }
+    backbone = [make = backbone, &init_state, &c] {
+      auto b = make();
+      ss::models::import_weights(b.ptr(), *init_state, "--init " + c.init);
+      return b;
+    };
+  }
   const int64_t features = backbone()->out_dim();
   std::string heads = c.heads;
   if (heads == "auto") heads = backbone_kind == "small_cnn" ? "small" : "paper";
@@ -309,7 +348,9 @@ int run(int argc, char** argv) {
                        {"width", std::to_string(c.width)},
                        {"mix", fmt::format("{}", c.mix)},
                        {"queue_size", std::to_string(c.queue_size)},
-                       {"support_size", std::to_string(c.support_size)}};
+                       {"support_size", std::to_string(c.support_size)},
+                       {"stem", c.stem},
+                       {"init", c.init}};
   for (const auto& name : c.allow_change) setup.trainer.may_change_on_resume.insert(name == "max-steps" ? "max_steps" : name);
   setup.make_encoder = [&] {
     torch::manual_seed(setup.run_seed);
@@ -354,6 +395,11 @@ int run(int argc, char** argv) {
         ss::eval::linear_probe(outcome.encoder, data.train, data.test, {.max_iterations = 100, .seed = c.data.seed}).top1;
     r.images_per_s = outcome.fit.images_per_second();
     runs.push_back(r);
+    if (!c.export_path.empty()) {
+      ss::examples::write_output("train", c.export_path, [&](const std::string& path) {
+        ss::models::export_weights(outcome.encoder->backbone, path);
+      });
+    }
   }
 
   // Each accuracy over the runs: the values, and their mean, deviation and 95 % interval.

@@ -53,6 +53,9 @@ struct Config {
   std::vector<std::string> allow_change; ///< options a resume may change: epochs, max-steps
   std::string json;
   int64_t seeds = 1;                     ///< runs under --seed, --seed + 1, ...
+  std::string stem = "auto";             ///< ResNet stem: imagenet | cifar | auto (cifar up to 64 px)
+  std::string init;                      ///< the backbone's initial weights (a state dict file)
+  std::string export_path;               ///< the trained backbone, written here (reference names)
   bool quiet = false;
 };
 
