@@ -261,6 +261,32 @@ inline ImportReport import_weights(const std::shared_ptr<torch::nn::Module>& mod
   return report;
 }
 
+/// The backbone a state dict describes, with its weights: a ResNet (depth from its blocks, the
+/// stem from conv1's kernel, the width from conv1's channels; torchvision's names) or a SmallCNN
+/// (selfsup's names, the width from its first convolution). `what` names the source in errors.
+inline AnyBackbone backbone_for(const StateDict& state, const std::string& what = "the state dict") {
+  std::map<std::string, torch::Tensor> by_name(state.begin(), state.end());
+  auto has = [&](const std::string& name) { return by_name.count(name) > 0; };
+  AnyBackbone backbone{nullptr};
+  if (has("conv1.weight")) {
+    const auto& conv1 = by_name.at("conv1.weight");
+    if (conv1.dim() != 4) throw std::invalid_argument("selfsup::models::backbone_for: " + what + ": conv1.weight is not 4-d");
+    const int64_t depth = has("layer1.0.conv3.weight") ? 50 : has("layer1.2.conv1.weight") ? 34 : 18;
+    backbone = AnyBackbone(ResNet(ResNetOptions{.depth = depth, .cifar_stem = conv1.size(2) == 3,
+                                                .width = conv1.size(0), .in_channels = conv1.size(1)}));
+  } else if (has("layers.0.weight")) {
+    const auto& conv = by_name.at("layers.0.weight");
+    if (conv.dim() != 4) throw std::invalid_argument("selfsup::models::backbone_for: " + what + ": layers.0.weight is not 4-d");
+    backbone = AnyBackbone(SmallCNN(SmallCNNOptions{.in_channels = conv.size(1), .width = conv.size(0)}));
+  } else {
+    throw std::invalid_argument("selfsup::models::backbone_for: " + what +
+                                " holds neither a ResNet (conv1.weight, torchvision's names) nor a SmallCNN "
+                                "(layers.0.weight)");
+  }
+  import_weights(backbone.ptr(), state, what);
+  return backbone;
+}
+
 /// import_weights from the file `path` (read_state_dict).
 inline ImportReport import_weights(const std::shared_ptr<torch::nn::Module>& module, const std::string& path) {
   return import_weights(module, read_state_dict(path), "'" + path + "'");
