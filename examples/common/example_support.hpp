@@ -114,6 +114,11 @@ struct Data {
   std::optional<data::InMemoryDataset> shifted;  ///< the embedded dataset's shifted split
   std::optional<data::PairTable> pairs;          ///< semantic pairs of the training split
   std::string name;
+  /// With --per-class on a stored dataset: the full split's index of each training image
+  /// (int64, CPU); undefined when the training split is the whole split.
+  torch::Tensor chosen;
+  /// Image folders: each training image's path relative to PATH/train (a pair table's form).
+  std::vector<std::string> train_paths;
 };
 
 inline constexpr std::string_view data_forms =
@@ -255,6 +260,15 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
   }
   if (chosen.defined()) {
     d.name += fmt::format(", {} images per class of {}", *options.per_class, full_size);
+    d.chosen = chosen.to(torch::kCPU, torch::kLong);
+  }
+  if (!paths.empty()) {
+    if (chosen.defined()) {
+      const auto c = d.chosen.accessor<int64_t, 1>();
+      for (int64_t i = 0; i < c.size(0); ++i) d.train_paths.push_back(paths[static_cast<size_t>(c[i])]);
+    } else {
+      d.train_paths = paths;
+    }
   }
   if (!options.pairs.empty()) {
     const int64_t size = chosen.defined() ? full_size : d.train.size();
