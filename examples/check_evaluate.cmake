@@ -1,5 +1,6 @@
 # evaluate and mine_pairs end to end on the embedded dataset: train exports a SmallCNN backbone
-# after a few steps; evaluate scores it (the JSON's keys, fractions in [0, 1]); mine_pairs mines
+# after a few steps; evaluate scores it (the JSON's keys, fractions in [0, 1]), and the same from
+# train's checkpoint (the same scores); mine_pairs mines
 # pairs with it (a pair table, its count, coverage and precision, per class); train then trains on
 # the mined table with --pairs.
 file(REMOVE_RECURSE "${WORK_DIR}")
@@ -21,7 +22,8 @@ function(expect_fraction json key)
   endif()
 endfunction()
 
-run("${TRAIN}" --method simclr --max-steps 20 --batch-size 64 --quiet --export "${WORK_DIR}/backbone.pt" ${data})
+run("${TRAIN}" --method simclr --max-steps 20 --batch-size 64 --quiet --export "${WORK_DIR}/backbone.pt"
+    --checkpoint "${WORK_DIR}/train.ckpt" ${data})
 
 run("${EVALUATE}" --init "${WORK_DIR}/backbone.pt" --json "${WORK_DIR}/evaluate.json" --quiet ${data})
 file(READ "${WORK_DIR}/evaluate.json" json)
@@ -32,6 +34,16 @@ foreach(key alignment uniformity effective_rank)
   string(JSON type TYPE "${json}" ${key})
   if(NOT type STREQUAL "NUMBER")
     message(FATAL_ERROR "evaluate: ${key} is not a number:\n${json}")
+  endif()
+endforeach()
+# The same backbone from train's checkpoint scores the same.
+run("${EVALUATE}" --checkpoint "${WORK_DIR}/train.ckpt" --json "${WORK_DIR}/evaluate-checkpoint.json" --quiet ${data})
+file(READ "${WORK_DIR}/evaluate-checkpoint.json" from_checkpoint)
+foreach(key knn_top1 knn_top5 linear_top1 effective_rank)
+  string(JSON a GET "${json}" ${key})
+  string(JSON b GET "${from_checkpoint}" ${key})
+  if(NOT a STREQUAL b)
+    message(FATAL_ERROR "evaluate: ${key} is ${a} from --init and ${b} from --checkpoint")
   endif()
 endforeach()
 string(JSON backbone GET "${json}" backbone)

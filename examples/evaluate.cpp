@@ -1,7 +1,7 @@
 // evaluate and mine_pairs: a frozen backbone from a state dict file, put to work on any dataset.
 // One program under two names (the build makes both from this file).
 //
-//   evaluate --init PATH [--data synthetic|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH]
+//   evaluate --init PATH|--checkpoint PATH [--data synthetic|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH]
 //            [--device cpu|cuda] [--batch-size B] [--knn-k K] [--knn-temperature T] [--json PATH]
 //            [--per-class K] [--image-size S] [--seed S] [--quiet]
 //     kNN top-1/top-5 and linear-probe top-1/top-5 of the backbone's features (train split as
@@ -10,7 +10,7 @@
 //     image, uniformity and effective rank of the test features. The transfer test: pretrain on
 //     one dataset, evaluate on another.
 //
-//   mine_pairs --init PATH --out FILE [--data ...] [--k K] [--mutual] [--threshold X]
+//   mine_pairs --init PATH|--checkpoint PATH --out FILE [--data ...] [--k K] [--mutual] [--threshold X]
 //              [--block B] [--device cpu|cuda] [--batch-size B] [--json PATH] [--per-class K]
 //              [--image-size S] [--seed S] [--quiet]
 //     SePP-ID's semantic pairs: embeds the training split, takes each image's k nearest
@@ -21,7 +21,8 @@
 //
 // --init takes a state dict saved by Python's torch.save(model.state_dict(), PATH) from
 // torchvision's ResNet-18/34/50, or written by `train --export`; the backbone (depth, stem,
-// width, or a SmallCNN) is read from the file's tensors.
+// width, or a SmallCNN) is read from the file's tensors. --checkpoint takes a checkpoint of
+// `train --checkpoint` instead: its run record names the backbone.
 #include "common/example_support.hpp"
 
 #include <selfsup/eval/diagnostics.hpp>
@@ -51,6 +52,7 @@ namespace {
 
 struct Common {
   std::string init;
+  std::string checkpoint;
   std::string device = "cpu";
   ex::DataOptions data{};
   int64_t batch_size = 256;
@@ -59,9 +61,12 @@ struct Common {
 };
 
 void add_common(CLI::App& app, Common& c) {
-  app.add_option("--init", c.init, "the backbone: a state dict saved by torch.save (torchvision's ResNet names) or "
-                                   "by train --export")
-      ->required()->check(CLI::ExistingFile);
+  auto* init = app.add_option("--init", c.init, "the backbone: a state dict saved by torch.save (torchvision's "
+                                               "ResNet names) or by train --export")
+                   ->check(CLI::ExistingFile);
+  app.add_option("--checkpoint", c.checkpoint, "the backbone of a checkpoint that train --checkpoint wrote (instead of "
+                                               "--init)")
+      ->check(CLI::ExistingFile)->excludes(init);
   ex::add_data_options(app, c.data);
   ex::add_device(app, c.device);
   app.add_option("--batch-size", c.batch_size, "images embedded at once")
@@ -111,10 +116,65 @@ torch::Tensor embed(Frozen& model, const D& data, int64_t batch_size, const std:
   return torch::cat(parts, 0);
 }
 
-/// The backbone from --init on `device`, and a line that says what it is.
-Frozen load_backbone(const Common& c, const torch::Device& device, std::string& description) {
-  const auto state = ss::models::read_state_dict(c.init);
-  auto backbone = ss::models::backbone_for(state, "--init " + c.init);
+/// The backbone of a checkpoint written by examples/train: its run record names the backbone
+/// (kind, width, image size, stem), and the encoder's state holds its tensors.
+ss::models::AnyBackbone backbone_of_checkpoint(const std::string& path) {
+  const std::string what = "--checkpoint " + path;
+  auto archive = ss::checkpoint::read(path, what);
+  c10::IValue recorded;
+  if (!archive.try_read("selfsup.options", recorded)) {
+    throw std::invalid_argument(what + " does not record its run (a checkpoint of an earlier selfsup); export its "
+                                "backbone with train --export and pass --init");
+  }
+  const auto record = ss::checkpoint::parse_record(recorded.toStringRef());
+  auto get = [&](const std::string& key, const std::string& otherwise = {}) {
+    const auto it = record.find("run." + key);
+    if (it != record.end()) return it->second;
+    if (!otherwise.empty()) return otherwise;
+    throw std::invalid_argument(what + " was not written by examples/train (its record has no " + key + ")");
+  };
+  const std::string kind = get("backbone");
+  const int64_t width = std::stoll(get("width"));
+  const int64_t image_size = std::stoll(get("image_size"));
+  const std::string stem = get("stem", "auto");
+  ss::models::AnyBackbone backbone{nullptr};
+  if (kind == "small_cnn") {
+    backbone = ss::models::AnyBackbone(ss::models::SmallCNN(ss::models::SmallCNNOptions{.width = width}));
+  } else if (kind == "resnet18" || kind == "resnet34" || kind == "resnet50") {
+    const bool cifar = stem == "auto" ? image_size <= 64 : stem == "cifar";
+    backbone = ss::models::AnyBackbone(ss::models::ResNet(
+        ss::models::ResNetOptions{.depth = std::stoll(kind.substr(6)), .cifar_stem = cifar}));
+  } else {
+    throw std::invalid_argument(what + ": its backbone '" + kind + "' is not one these programs know");
+  }
+  torch::serialize::InputArchive encoder, state;
+  if (!archive.try_read("encoder", encoder) || !encoder.try_read("backbone", state)) {
+    throw std::invalid_argument(what + " holds no encoder backbone");
+  }
+  backbone->load(state);
+  return backbone;
+}
+
+/// The backbone from --init or --checkpoint on `device`, and a line that says what it is.
+Frozen load_backbone(std::string_view program, const Common& c, const torch::Device& device, std::string& description) {
+  if (c.init.empty() && c.checkpoint.empty()) {
+    throw std::invalid_argument(fmt::format("{}: give the backbone: --init PATH (a state dict) or --checkpoint PATH (a "
+                                            "checkpoint of train)", program));
+  }
+  ss::models::AnyBackbone backbone{nullptr};
+  if (!c.init.empty()) {
+    const auto state = ss::models::read_state_dict(c.init);
+    std::vector<std::string> head;
+    for (const auto& [name, t] : state) {
+      if (name.rfind("fc.", 0) == 0) head.push_back(name);
+    }
+    backbone = ss::models::backbone_for(state, "--init " + c.init);
+    if (!head.empty() && !c.quiet) {
+      fmt::print("--init {}: the classifier head left out ({} tensors)\n", c.init, head.size());
+    }
+  } else {
+    backbone = backbone_of_checkpoint(c.checkpoint);
+  }
   const auto inner = backbone->inner();
   if (const auto* r = dynamic_cast<const ss::models::ResNetImpl*>(inner.get())) {
     description = fmt::format("ResNet-{} ({} stem, width {})", r->options().depth,
@@ -143,9 +203,9 @@ int evaluate(int argc, char** argv) {
   const auto device = ex::parse_device(program, c.device);
   ex::check_output(program, "--json", c.json);
   std::string description;
-  auto model = load_backbone(c, device, description);
+  auto model = load_backbone(program, c, device, description);
   const auto d = ex::load_data(program, c.data, device);
-  if (!c.quiet) fmt::print("evaluate: {} from {} on {} ({} training, {} test images)\n", description, c.init, d.name,
+  if (!c.quiet) fmt::print("evaluate: {} from {} on {} ({} training, {} test images)\n", description, c.init.empty() ? c.checkpoint : c.init, d.name,
                            d.train.size(), d.test.size());
   auto all = [](const auto& data) {
     return torch::arange(static_cast<int64_t>(data.size()), torch::TensorOptions().dtype(torch::kLong).device(data.device()));
@@ -200,7 +260,7 @@ int evaluate(int argc, char** argv) {
              probe.top5, alignment, uniformity, rank);
   if (!c.json.empty()) {
     using ss::report::number;
-    const ss::report::Json json{{"init", c.init},
+    const ss::report::Json json{{"init", c.init.empty() ? c.checkpoint : c.init},
                                 {"backbone", description},
                                 {"data", c.data.spec},
                                 {"train_images", d.train.size()},
@@ -239,10 +299,10 @@ int mine(int argc, char** argv) {
   ex::check_output(program, "--out", out);
   ex::check_output(program, "--json", c.json);
   std::string description;
-  auto model = load_backbone(c, device, description);
+  auto model = load_backbone(program, c, device, description);
   const auto d = ex::load_data(program, c.data, device);
   if (!c.quiet) fmt::print("mine_pairs: {} from {} on {} ({} training images), k {}{}, threshold {}\n", description,
-                           c.init, d.name, d.train.size(), mine.k, mine.mutual ? ", mutual" : "", mine.threshold);
+                           c.init.empty() ? c.checkpoint : c.init, d.name, d.train.size(), mine.k, mine.mutual ? ", mutual" : "", mine.threshold);
   const auto features = embed(model, d.train, c.batch_size, "train", c.quiet);
   const auto n = static_cast<int64_t>(d.train.size());
   const auto labels = d.train.labels(torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(device)));
@@ -295,7 +355,7 @@ int mine(int argc, char** argv) {
     using ss::report::number;
     ss::report::Json per = ss::report::Json::object();
     for (const auto& [name, p] : per_class) per[name] = number(p);
-    const ss::report::Json json{{"init", c.init},
+    const ss::report::Json json{{"init", c.init.empty() ? c.checkpoint : c.init},
                                 {"backbone", description},
                                 {"data", c.data.spec},
                                 {"out", out},
