@@ -2,6 +2,8 @@
 // tests/interop/torchvision_weights.py made the files there): torchvision ResNets saved by Python
 // are imported, give torchvision's features, and are exported for the Python check that follows.
 // Without it, the cases that need those files say so and check nothing else.
+#include "../support.hpp"
+
 #include <selfsup/models/weights.hpp>
 #include <selfsup/selfsup.hpp>
 
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 namespace ss = selfsup;
+using selfsup::test::throws_with;
 namespace models = selfsup::models;
 
 namespace {
@@ -25,15 +28,6 @@ std::string interop_dir() {
   return dir == nullptr ? std::string() : std::string(dir);
 }
 
-bool throws_containing(const auto& f, const std::string& text) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    if (std::string(e.what()).find(text) != std::string::npos) return true;
-    BOOST_TEST_MESSAGE("message was: " << e.what());
-  }
-  return false;
-}
 
 torch::Tensor entry(const models::StateDict& state, const std::string& name) {
   for (const auto& [n, t] : state) {
@@ -82,13 +76,13 @@ BOOST_AUTO_TEST_CASE(torchvision_resnets_round_trip) {
   std::ofstream(dir + "/cpp-features.pt", std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 
   // What does not fit is refused, all of it listed.
-  BOOST_TEST(throws_containing([&] { models::import_weights(cifar, dir + "/resnet18.pt"); },
+  BOOST_TEST(throws_with([&] { models::import_weights(cifar, dir + "/resnet18.pt"); },
                                "shapes differ: conv1.weight (expected [64, 3, 3, 3], got [64, 3, 7, 7])"));
   models::ResNet deeper(models::ResNetOptions{.depth = 34});
-  BOOST_TEST(throws_containing([&] { models::import_weights(deeper, dir + "/resnet18.pt"); },
+  BOOST_TEST(throws_with([&] { models::import_weights(deeper, dir + "/resnet18.pt"); },
                                "missing: layer1.2.conv1.weight"));
   models::ResNet shallower(models::ResNetOptions{.depth = 18});
-  BOOST_TEST(throws_containing([&] { models::import_weights(shallower, dir + "/resnet34.pt"); },
+  BOOST_TEST(throws_with([&] { models::import_weights(shallower, dir + "/resnet34.pt"); },
                                "not in the backbone: layer1.2.bn1.bias"));
   // A state dict of one entry, which Python pickles with SETITEM.
   const auto one = models::read_state_dict(dir + "/one_entry.pt");
@@ -122,13 +116,13 @@ BOOST_AUTO_TEST_CASE(weights_files) {
 
   models::StateDict extra = models::reference_state_dict(small.ptr());
   extra.emplace_back("head.weight", torch::zeros({2}));
-  BOOST_TEST(throws_containing([&] { models::import_weights(small.ptr(), extra, "the test's dict"); },
+  BOOST_TEST(throws_with([&] { models::import_weights(small.ptr(), extra, "the test's dict"); },
                                "the test's dict does not fit the backbone\n  not in the backbone: head.weight"));
   std::ofstream(dir / "text.pt") << "not a zip";
-  BOOST_TEST(throws_containing([&] { models::read_state_dict((dir / "text.pt").string()); },
+  BOOST_TEST(throws_with([&] { models::read_state_dict((dir / "text.pt").string()); },
                                "is not a file of torch.save's format"));
-  BOOST_TEST(throws_containing([&] { models::read_state_dict((dir / "none.pt").string()); }, "cannot open"));
-  BOOST_TEST(throws_containing([&] { models::read_state_dict(dir.string()); }, "is a folder, expected a file"));
+  BOOST_TEST(throws_with([&] { models::read_state_dict((dir / "none.pt").string()); }, "cannot open"));
+  BOOST_TEST(throws_with([&] { models::read_state_dict(dir.string()); }, "is a folder, expected a file"));
   std::filesystem::remove_all(dir);
 }
 

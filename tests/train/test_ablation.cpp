@@ -1,6 +1,8 @@
 // The ablation runner under several seeds: run s of every variant starts from the same weights and
 // draws the same views, pairs and batches; its results are summarised with intervals, compared
 // seed by seed with a baseline, printed, and written as JSON and SVG.
+#include "../support.hpp"
+
 #include <selfsup/report/json.hpp>
 #include <selfsup/report/svg.hpp>
 #include <selfsup/selfsup.hpp>
@@ -14,20 +16,11 @@
 #include <vector>
 
 namespace ss = selfsup;
+using selfsup::test::throws_with;
 
 namespace {
 
 using TinySimCLR = ss::recipes::SimCLR::with_views<ss::views::CropFlip>;
-
-bool throws_containing(const auto& f, const std::string& text) {
-  try {
-    f();
-  } catch (const std::invalid_argument& e) {
-    if (std::string(e.what()).find(text) != std::string::npos) return true;
-    BOOST_TEST_MESSAGE("message was: " << e.what());
-  }
-  return false;
-}
 
 ss::ablation::Run run_of(std::uint64_t seed, double knn, double linear, std::vector<double> curve) {
   ss::ablation::Run r{.seed = seed, .knn_top1 = knn, .linear_top1 = linear, .images_per_s = 100.0 + seed};
@@ -121,20 +114,20 @@ BOOST_AUTO_TEST_CASE(ablation_refusals) {
   auto recipe = [](std::uint64_t seed) { return TinySimCLR{.views = ss::views::CropFlip({.size = 16, .seed = seed})}; };
   const ss::data::InMemoryDataset* no_shift = nullptr;
   ss::ablation::Options two{.seeds = {0, 1}, .verbose = false};
-  BOOST_TEST(throws_containing([&] {
+  BOOST_TEST(throws_with([&] {
     ss::ablation::run(make_encoder, data, data, no_shift, two, ss::ablation::variant("a", recipe),
                       ss::ablation::Variant<TinySimCLR>{"fixed", recipe(0)});
   }, "variant 'fixed' is one fixed recipe"));
   ss::ablation::Options repeated{.seeds = {3, 3}, .verbose = false};
-  BOOST_TEST(throws_containing([&] {
+  BOOST_TEST(throws_with([&] {
     ss::ablation::run(make_encoder, data, data, no_shift, repeated, ss::ablation::variant("a", recipe));
   }, "the seeds must be distinct, got 3, 3"));
   ss::ablation::Options unknown{.seeds = {0, 1}, .baseline = "augmented", .verbose = false};
-  BOOST_TEST(throws_containing([&] {
+  BOOST_TEST(throws_with([&] {
     ss::ablation::run(make_encoder, data, data, no_shift, unknown, ss::ablation::variant("a", recipe),
                       ss::ablation::variant("b", recipe));
   }, "the baseline 'augmented' is not one of the variants (a, b)"));
-  BOOST_TEST(throws_containing([&] {
+  BOOST_TEST(throws_with([&] {
     ss::ablation::run(make_encoder, data, data, no_shift, two, ss::ablation::variant("a", recipe),
                       ss::ablation::variant("a", recipe));
   }, "two variants are named 'a'"));
@@ -197,7 +190,7 @@ BOOST_AUTO_TEST_CASE(ablation_summary_and_json) {
 
   // Runs paired under different seeds are refused.
   std::vector<ss::ablation::Run> shuffled{base[1], base[0], base[2]};
-  BOOST_TEST(throws_containing([&] { ss::ablation::summarize("semantic", semantic, &shuffled, "augmented"); },
+  BOOST_TEST(throws_with([&] { ss::ablation::summarize("semantic", semantic, &shuffled, "augmented"); },
                                "run 0 of variant 'semantic' has seed 0 and that of its baseline 'augmented' seed 1"));
 }
 
