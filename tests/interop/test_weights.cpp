@@ -121,6 +121,9 @@ BOOST_AUTO_TEST_CASE(weights_files) {
   std::ofstream(dir / "text.pt") << "not a zip";
   BOOST_TEST(throws_with([&] { models::read_state_dict((dir / "text.pt").string()); },
                                "is not a file of torch.save's format"));
+  std::ofstream(dir / "legacy.pt", std::ios::binary) << std::string("\x80\x02\x8a\x0a", 4);  // a bare pickle's start
+  BOOST_TEST(throws_with([&] { models::read_state_dict((dir / "legacy.pt").string()); },
+                         "it is a bare pickle, torch.save's format before PyTorch 1.6"));
   BOOST_TEST(throws_with([&] { models::read_state_dict((dir / "none.pt").string()); }, "cannot open"));
   BOOST_TEST(throws_with([&] { models::read_state_dict(dir.string()); }, "is a folder, expected a file"));
   std::filesystem::remove_all(dir);

@@ -175,8 +175,13 @@ inline StateDict read_state_dict(const std::string& path) {
   const std::string what = "selfsup::models::read_state_dict: '" + path + "'";
   const auto bytes = detail::read_file(path, "selfsup::models::read_state_dict");
   if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K') {
-    throw std::invalid_argument(what + " is not a file of torch.save's format (a zip archive); save it in Python with "
-                                "torch.save(model.state_dict(), path)");
+    const bool legacy = !bytes.empty() && static_cast<unsigned char>(bytes[0]) == 0x80;  // a bare pickle
+    throw std::invalid_argument(
+        what + " is not a file of torch.save's format (a zip archive)" +
+        (legacy ? ": it is a bare pickle, torch.save's format before PyTorch 1.6 (or "
+                  "_use_new_zipfile_serialization=False)"
+                : "") +
+        "; save it in Python with torch.save(model.state_dict(), path)");
   }
   c10::IValue value;
   try {
