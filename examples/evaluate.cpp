@@ -84,36 +84,26 @@ struct FrozenImpl : torch::nn::Module {
 };
 TORCH_MODULE(Frozen);
 
-/// The features of every image of `data` (eval mode, no gradients, uint8 scaled to [0, 1], as
-/// data::embed), with a progress line: redrawn on a terminal, every 10 seconds in a log.
+/// data::embed with a progress line: redrawn on a terminal, every 10 seconds in a log.
 template <class D>
 torch::Tensor embed(Frozen& model, const D& data, int64_t batch_size, const std::string& what, bool quiet) {
-  torch::NoGradGuard no_grad;
-  model->eval();
-  const int64_t n = static_cast<int64_t>(data.size());
   const bool terminal = ::isatty(::fileno(stdout)) != 0;
   const auto start = std::chrono::steady_clock::now();
   auto printed = start;
-  std::vector<torch::Tensor> parts;
-  const auto opts = torch::TensorOptions().dtype(torch::kLong).device(data.device());
-  for (int64_t from = 0; from < n; from += batch_size) {
-    const int64_t to = std::min(from + batch_size, n);
-    auto images = data.images(torch::arange(from, to, opts));
-    if (!images.is_floating_point()) images = images.to(torch::kFloat32).div_(255.0);
-    parts.push_back(model->features(images));
+  auto progress = [&](int64_t done, int64_t n) {
     const auto now = std::chrono::steady_clock::now();
-    const double seconds = std::chrono::duration<double>(now - start).count();
-    const bool last = to == n;
-    if (quiet || !(last || std::chrono::duration<double>(now - printed).count() >= (terminal ? 0.2 : 10.0))) continue;
+    const bool last = done == n;
+    if (quiet || !(last || std::chrono::duration<double>(now - printed).count() >= (terminal ? 0.2 : 10.0))) return;
     printed = now;
-    const double rate = seconds > 0 ? static_cast<double>(to) / seconds : 0.0;
-    const double eta = rate > 0 ? static_cast<double>(n - to) / rate : 0.0;
-    fmt::print("{}embedding {}: {}/{} images ({:.1f}%)  {:.0f} img/s  ETA {}:{:02d}{}", terminal ? "\r" : "", what, to,
-               n, 100.0 * static_cast<double>(to) / static_cast<double>(n), rate, static_cast<int>(eta) / 60,
+    const double seconds = std::chrono::duration<double>(now - start).count();
+    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
+    const double eta = rate > 0 ? static_cast<double>(n - done) / rate : 0.0;
+    fmt::print("{}embedding {}: {}/{} images ({:.1f}%)  {:.0f} img/s  ETA {}:{:02d}{}", terminal ? "\r" : "", what, done,
+               n, 100.0 * static_cast<double>(done) / static_cast<double>(n), rate, static_cast<int>(eta) / 60,
                static_cast<int>(eta) % 60, terminal && !last ? "" : "\n");
     std::fflush(stdout);
-  }
-  return torch::cat(parts, 0);
+  };
+  return ss::data::embed(model, data, batch_size, progress);
 }
 
 /// The backbone of a checkpoint written by examples/train: its run record names the backbone
@@ -320,10 +310,9 @@ int mine(int argc, char** argv) {
     const int64_t classes = y.max().item<int64_t>() + 1;
     const auto count = torch::zeros({classes}, torch::kFloat64).index_add_(0, ends, torch::ones_like(same));
     const auto hit = torch::zeros({classes}, torch::kFloat64).index_add_(0, ends, same);
-    for (int64_t k = 0; k < classes; ++k) {
-      const double total = count[k].item<double>();
-      per_class.emplace_back(std::to_string(k), total > 0 ? hit[k].item<double>() / total : std::nan(""));
-    }
+    const auto share = hit.div(count);  // NaN for a class without pair ends
+    const auto values = share.accessor<double, 1>();
+    for (int64_t k = 0; k < classes; ++k) per_class.emplace_back(std::to_string(k), values[k]);
   }
   // The table: image paths under PATH/train for folders (train_paths follows the training
   // split, subset or not), else indices of the full training split (a --per-class subset's
@@ -338,8 +327,14 @@ int mine(int argc, char** argv) {
   const std::vector<std::string>& paths = d.train_paths;
   ex::write_output(program, out, [&](const std::string& path) {
     const auto temporary = ss::detail::temporary_beside(path);
-    ss::data::write_pair_table(temporary, table, paths);
-    std::filesystem::rename(temporary, path);
+    try {
+      ss::data::write_pair_table(temporary, table, paths);
+      std::filesystem::rename(temporary, path);
+    } catch (...) {  // a full disk: the previous table stays, no temporary file is left
+      std::error_code ignored;
+      std::filesystem::remove(temporary, ignored);
+      throw;
+    }
   });
   const double coverage = static_cast<double>(stats.anchors_with_partner) / static_cast<double>(n);
   fmt::print("{} pairs; {} of {} training images ({:.1f}%) have a partner", mined.table.size(), stats.anchors_with_partner,
@@ -379,10 +374,6 @@ int main(int argc, char** argv) try {
   selfsup::runtime::tune_cpu_training();
   const std::string name = std::filesystem::path(argv[0]).filename().string();
   return name.rfind("mine_pairs", 0) == 0 ? mine(argc, argv) : evaluate(argc, argv);
-} catch (const c10::Error& e) {
-  fmt::print(stderr, "{}\n", e.what_without_backtrace());
-  return EXIT_FAILURE;
-} catch (const std::exception& e) {
-  fmt::print(stderr, "{}\n", e.what());
-  return EXIT_FAILURE;
+} catch (...) {
+  return selfsup::examples::print_error();
 }

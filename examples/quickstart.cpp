@@ -78,10 +78,6 @@ int main(int argc, char** argv) try {
   fmt::print("{:<22}{:>10.3f}{:>10.3f}\n", "after SimCLR", after.top1, after_shifted.top1);
   fmt::print("{} steps, {:.0f} training images per second\n", result.steps, result.images_per_second());
   return EXIT_SUCCESS;
-} catch (const c10::Error& e) {
-  fmt::print(stderr, "{}\n", e.what_without_backtrace());
-  return EXIT_FAILURE;
-} catch (const std::exception& e) {
-  fmt::print(stderr, "{}\n", e.what());
-  return EXIT_FAILURE;
+} catch (...) {
+  return selfsup::examples::print_error();
 }

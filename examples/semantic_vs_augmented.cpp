@@ -151,10 +151,6 @@ int main(int argc, char** argv) try {
     ss::examples::write_output(program, args.plot, [&](const std::string& p) { ss::report::write_svg(results, p); });
   }
   return EXIT_SUCCESS;
-} catch (const c10::Error& e) {
-  fmt::print(stderr, "{}\n", e.what_without_backtrace());
-  return EXIT_FAILURE;
-} catch (const std::exception& e) {
-  fmt::print(stderr, "{}\n", e.what());
-  return EXIT_FAILURE;
+} catch (...) {
+  return selfsup::examples::print_error();
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -45,6 +46,21 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
 }
 
 /// Upper bounds of numeric flags: beyond them a value is a typo, not a plan.
+/// For a program's `catch (...)`: prints the error being handled as one line on stderr
+/// (LibTorch's without its backtrace) and returns EXIT_FAILURE.
+inline int print_error() {
+  try {
+    throw;
+  } catch (const c10::Error& e) {
+    fmt::print(stderr, "{}\n", e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "{}\n", e.what());
+  } catch (...) {
+    fmt::print(stderr, "an unknown error\n");
+  }
+  return EXIT_FAILURE;
+}
+
 inline constexpr int64_t max_epochs = 100'000;
 inline constexpr int64_t max_batch = 1 << 20;
 inline constexpr int64_t max_steps = int64_t{1} << 40;
@@ -91,6 +107,8 @@ template <class Write>
 void write_output(std::string_view program, const std::string& path, Write&& write) {
   try {
     write(path);
+  } catch (const c10::Error& e) {
+    throw std::runtime_error(fmt::format("{}: {}", program, e.what_without_backtrace()));
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}", program, e.what()));
   }

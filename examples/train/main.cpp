@@ -301,8 +301,10 @@ int run(int argc, char** argv) {
     throw std::invalid_argument("train: --stem applies to the ResNet backbones, and --backbone is small_cnn");
   }
   auto backbone = make_backbone(c, backbone_kind, image_size);
+  const auto probe = backbone();  // its width, and whether --init fits it
+  const int64_t features = probe->out_dim();
   if (init_state) {  // every backbone made (the online one and a momentum target) starts from the file
-    const auto report = ss::models::import_weights(backbone().ptr(), *init_state, "--init " + c.init);
+    const auto report = ss::models::import_weights(probe.ptr(), *init_state, "--init " + c.init);
     if (!c.quiet) {
       fmt::print("--init {}: {} tensors{}\n", c.init, report.tensors,
                  report.ignored.empty() ? std::string()
@@ -314,7 +316,6 @@ int run(int argc, char** argv) {
       return b;
     };
   }
-  const int64_t features = backbone()->out_dim();
   std::string heads = c.heads;
   if (heads == "auto") heads = backbone_kind == "small_cnn" ? "small" : "paper";
   if (heads != "paper" && heads != "small") {
@@ -480,10 +481,6 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) try {
   selfsup::runtime::tune_cpu_training();  // from the start: data loading and evaluation too
   return train::run(argc, argv);
-} catch (const c10::Error& e) {
-  fmt::print(stderr, "{}\n", e.what_without_backtrace());
-  return EXIT_FAILURE;
-} catch (const std::exception& e) {
-  fmt::print(stderr, "{}\n", e.what());
-  return EXIT_FAILURE;
+} catch (...) {
+  return selfsup::examples::print_error();
 }

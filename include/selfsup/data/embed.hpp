@@ -9,15 +9,18 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 namespace selfsup::data {
 
 /// The encoder's features of every image of `data`, in order, in evaluation mode and without
 /// gradients: float (N, F) on the data's device. uint8 images are scaled to [0, 1], as
-/// views::Identity does.
+/// views::Identity does. `on_batch(done, total)`, if given, is called after each batch (a progress
+/// line).
 template <class E, class D>
-torch::Tensor embed(E& encoder, const D& data, int64_t batch_size = 512) {
+torch::Tensor embed(E& encoder, const D& data, int64_t batch_size = 512,
+                    const std::function<void(int64_t done, int64_t total)>& on_batch = {}) {
   static_assert(Encoder<E>, "selfsup::data::embed: the encoder must satisfy selfsup::Encoder");
   static_assert(Dataset<D>, "selfsup::data::embed: the data must satisfy selfsup::Dataset");
   TORCH_CHECK(batch_size >= 1, "selfsup::data::embed: batch_size must be >= 1, got ", batch_size);
@@ -32,6 +35,7 @@ torch::Tensor embed(E& encoder, const D& data, int64_t batch_size = 512) {
     auto images = data.images(idx);
     if (!images.is_floating_point()) images = images.to(torch::kFloat32).div_(255.0);
     parts.push_back(encoder->features(images));
+    if (on_batch) on_batch(std::min(start + batch_size, n), n);
   }
   encoder->train(was_training);
   return torch::cat(parts, 0);
