@@ -30,6 +30,7 @@
 // datasets have no shifted split.
 #include "common/example_support.hpp"
 
+#include <selfsup/distributed/init.hpp>
 #include <selfsup/report/json.hpp>
 #include <selfsup/report/svg.hpp>
 #include <selfsup/selfsup.hpp>
@@ -88,6 +89,8 @@ int main(int argc, char** argv) try {
   const torch::Device device = ss::examples::parse_device(program, args.device);
   ss::examples::check_output(program, "--json", args.json);
   ss::examples::check_output(program, "--plot", args.plot);
+  // Under torchrun: data parallel (--batch-size per process), rank 0 the one that prints and writes.
+  const auto ctx = ss::distributed::init_from_env();
   const auto d = ss::examples::load_data("semantic_vs_augmented", args.data, device);
   const std::uint64_t seed = args.data.seed;
   const int64_t size = d.train.all_images().size(2);
@@ -107,23 +110,33 @@ int main(int argc, char** argv) try {
       .probe = {.max_iterations = 100, .seed = seed},
       .seeds = seeds,
       .baseline = "augmented",
+      .verbose = ctx.is_main(),
       .progress = {.interval_seconds = args.progress_seconds}};
   auto make_encoder = [&] {
     return ss::models::make_small_cnn_encoder({.width = 16}, ss::models::EncoderOptions{.projector = {.hidden_dim = 256, .out_dim = 64}});
   };
-  fmt::print("Where do positive pairs come from? SimCLR on {} ({} training images), {} epochs, {}, device {}\n",
-             d.name, d.train.size(), args.epochs,
-             seeds.size() == 1 ? fmt::format("seed {}", seed) : fmt::format("seeds {} to {}", seeds.front(), seeds.back()),
-             args.device);
+  if (ctx.is_main()) {
+    fmt::print("Where do positive pairs come from? SimCLR on {} ({} training images), {} epochs, {}, device {}{}\n",
+               d.name, d.train.size(), args.epochs,
+               seeds.size() == 1 ? fmt::format("seed {}", seed) : fmt::format("seeds {} to {}", seeds.front(), seeds.back()),
+               args.device,
+               ctx.distributed() ? fmt::format(", {} processes (global batch {})", ctx.world_size(),
+                                               args.batch_size * ctx.world_size())
+                                 : std::string());
+  }
   const auto* shifted = d.shifted ? &*d.shifted : nullptr;
   // Each variant's recipe for a seed: its views and its pairs draw from streams of that seed.
-  using ss::derive_seed;
+  // Rank 0 (and a run of one process) draws the seed's streams; every other rank a stream of its own.
+  auto stream = [&](std::uint64_t s, std::uint64_t k) {
+    const auto base = ss::derive_seed(s, k);
+    return ctx.rank() == 0 ? base : ss::derive_seed(base, 0x5e1f0000ULL + static_cast<std::uint64_t>(ctx.rank()));
+  };
   auto views = [&](std::uint64_t s) {
-    return ss::views::SimCLRViews(ss::views::SimCLRViewOptions{.size = size, .seed = derive_seed(s, 1)});
+    return ss::views::SimCLRViews(ss::views::SimCLRViewOptions{.size = size, .seed = stream(s, 1)});
   };
   auto augmented = ss::ablation::variant("augmented", [&](std::uint64_t s) { return SimCLR{.views = views(s), .loss = loss}; });
   auto same_label = ss::ablation::variant("same_label", [&](std::uint64_t s) {
-    return SameLabel{.views = views(s), .pairs = ss::pairs::SameLabel({.seed = derive_seed(s, 4)}), .loss = loss};
+    return SameLabel{.views = views(s), .pairs = ss::pairs::SameLabel({.seed = stream(s, 4)}), .loss = loss};
   });
   std::vector<ss::ablation::Result> results;
   if (d.pairs) {
@@ -131,21 +144,27 @@ int main(int argc, char** argv) try {
     results = ss::ablation::run(
         make_encoder, d.train, d.test, shifted, options, augmented,
         ss::ablation::variant("semantic", [&](std::uint64_t s) {
-          return Semantic{.views = views(s), .pairs = ss::pairs::Semantic(table, {.seed = derive_seed(s, 2)}), .loss = loss};
+          return Semantic{.views = views(s), .pairs = ss::pairs::Semantic(table, {.seed = stream(s, 2)}), .loss = loss};
         }),
         ss::ablation::variant("mix", [&](std::uint64_t s) {
           return Mix{.views = views(s),
-                     .pairs = {ss::pairs::Semantic(table, {.seed = derive_seed(s, 2)}), ss::pairs::Augmented{}, {.p = 0.5, .seed = derive_seed(s, 3)}},
+                     .pairs = {ss::pairs::Semantic(table, {.seed = stream(s, 2)}), ss::pairs::Augmented{}, {.p = 0.5, .seed = stream(s, 3)}},
                      .loss = loss};
         }),
         same_label);
   } else {
-    fmt::print("No semantic pair table (--pairs FILE): the semantic and mix variants are skipped.\n");
+    if (ctx.is_main()) fmt::print("No semantic pair table (--pairs FILE): the semantic and mix variants are skipped.\n");
     results = ss::ablation::run(make_encoder, d.train, d.test, shifted, options, augmented, same_label);
   }
+  if (!ctx.is_main()) return EXIT_SUCCESS;
   ss::ablation::print_table(results);
   if (!args.json.empty()) {
-    ss::examples::write_output(program, args.json, [&](const std::string& p) { ss::report::write_json(results, p); });
+    auto json = ss::report::to_json(results);
+    for (auto& variant : json) {
+      variant["world_size"] = ctx.world_size();
+      variant["global_batch_size"] = args.batch_size * ctx.world_size();
+    }
+    ss::examples::write_output(program, args.json, [&](const std::string& p) { ss::report::write_json(json, p); });
   }
   if (!args.plot.empty()) {
     ss::examples::write_output(program, args.plot, [&](const std::string& p) { ss::report::write_svg(results, p); });

@@ -4,6 +4,8 @@ set -eu
 packages="build-essential cmake ninja-build libtorch-dev libopenblas0-pthread librange-v3-dev
           libfmt-dev libboost-test-dev libstb-dev"
 packages="$packages libturbojpeg0-dev libpng-dev libcli11-dev nlohmann-json3-dev"
+# Gloo's headers, for c10d's ProcessGroupGloo (selfsup/distributed/init.hpp, multi-process runs).
+packages="$packages libgloo-dev"
 # The tests' side of PyTorch: weights saved and loaded by Python's torch and torchvision.
 packages="$packages python3-torch python3-torchvision"
 missing=""

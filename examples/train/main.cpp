@@ -22,8 +22,12 @@
 // it; --list-recipes prints one "method positives" line per compiled recipe; --help every flag with
 // its default and allowed values. Learning rates follow each paper's linear rule, base rate · B /
 // 256, unless --lr is given. Progress: a live line on a terminal, plain lines in a log file.
+// Under torchrun (or any launcher that sets RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) it trains
+// data parallel: --batch-size per process, rank 0 prints, evaluates and writes (README: "Many
+// processes, GPUs and nodes").
 #include "train.hpp"
 
+#include <selfsup/distributed/init.hpp>
 #include <selfsup/eval/statistics.hpp>
 #include <selfsup/models/weights.hpp>
 #include <selfsup/report/json.hpp>
@@ -253,6 +257,9 @@ int run(int argc, char** argv) {
   }
   Config& c = parsed.config;
   const Method& method = find_method(c.method);
+  // Under torchrun (RANK, WORLD_SIZE, ...): data parallel, rank 0 the one that prints and writes.
+  const auto ctx = ss::distributed::init_from_env();
+  if (!ctx.is_main()) c.quiet = true;
   const auto compiled = registry.positives_of(c.method);
   if (!parsed.positives_given && !registry.find(c.method, c.positives)) c.positives = compiled.front();
   const Runner* runner = registry.find(c.method, c.positives);
@@ -283,7 +290,7 @@ int run(int argc, char** argv) {
           "train: --checkpoint {} already exists and would be overwritten by a new run; add --resume to continue "
           "it, or name another path", c.checkpoint));
     }
-    if (!exists && c.resume) {
+    if (!exists && c.resume && ctx.is_main()) {
       fmt::print(stderr, "train: --resume: no checkpoint at '{}' yet: a new run starts and saves there\n",
                  c.checkpoint);
     }
@@ -330,7 +337,7 @@ int run(int argc, char** argv) {
   const auto kind = c.optimizer ? parse_optimizer(*c.optimizer) : method.optimizer;
   const double lr = c.learning_rate.value_or(method.base_lr * static_cast<double>(c.batch_size) / 256.0);
   const int64_t steps_per_epoch = data.train.size() / c.batch_size;
-  Setup setup{.config = c, .train = data.train, .pairs = data.pairs, .image_size = image_size};
+  Setup setup{.config = c, .train = data.train, .pairs = data.pairs, .image_size = image_size, .rank = ctx.rank()};
   setup.trainer = {.epochs = c.epochs, .batch_size = c.batch_size, .optimizer = kind, .learning_rate = lr,
                    .weight_decay = c.weight_decay.value_or(method.weight_decay),
                    .schedule = {.warmup_steps = c.warmup_epochs * steps_per_epoch},
@@ -362,12 +369,15 @@ int run(int argc, char** argv) {
   for (int64_t i = 0; i < c.seeds; ++i) seeds.push_back(c.data.seed + static_cast<std::uint64_t>(i));
   if (!c.quiet) {
     fmt::print("{} ({}) with {} positives on {} ({} training images, {}x{}), {} backbone, {} heads, {} lr {:.4g}, "
-               "batch {}, {} epochs, {}, device {}\n",
+               "batch {}, {} epochs, {}, device {}{}\n",
                method.title, method.citation, c.positives, data.name, data.train.size(), image_size, image_size,
                backbone_kind, heads, ss::optimizer_name(kind), lr, c.batch_size, c.epochs,
                seeds.size() == 1 ? fmt::format("seed {}", seeds.front())
                                  : fmt::format("seeds {} to {}", seeds.front(), seeds.back()),
-               c.device);
+               c.device,
+               ctx.distributed() ? fmt::format(", {} processes ({}, global batch {})", ctx.world_size(),
+                                               ctx.communicator()->backend_name(), c.batch_size * ctx.world_size())
+                                 : std::string());
   }
 
   // One run per seed: train, then evaluate the frozen backbone's features.
@@ -386,6 +396,11 @@ int run(int argc, char** argv) {
     setup.trainer.seed = seeds[i];
     if (!c.quiet && seeds.size() > 1) fmt::print("seed {} ({}/{})\n", seeds[i], i + 1, seeds.size());
     auto outcome = (*runner)(setup);
+    if (!ctx.is_main()) continue;  // rank 0 evaluates, reports and writes
+    if (ctx.distributed() && !c.quiet) {
+      fmt::print("all {} ranks hold bit-identical parameters (CRC-32C {:08x})\n", ctx.world_size(),
+                 outcome.parameters_crc32c);
+    }
     RunResult r;
     r.steps = outcome.fit.steps;
     r.resumed_from_step = outcome.resumed_from_step;
@@ -403,6 +418,7 @@ int run(int argc, char** argv) {
     }
   }
 
+  if (!ctx.is_main()) return EXIT_SUCCESS;
   // Each accuracy over the runs: the values, and their mean, deviation and 95 % interval.
   auto column = [&](auto get) {
     std::vector<double> v;
@@ -461,7 +477,9 @@ int run(int argc, char** argv) {
               {"knn_top1", number(knn_stats.mean)},
               {"shifted_knn_top1", shifted_stats ? number(shifted_stats->mean) : Json(nullptr)},
               {"linear_top1", number(linear_stats.mean)},
-              {"images_per_s", number(images_per_s)}};
+              {"images_per_s", number(images_per_s)},
+              {"world_size", ctx.world_size()},
+              {"global_batch_size", c.batch_size * ctx.world_size()}};
     json["seeds"] = seeds;
     json["final_loss_runs"] = array(final_losses);
     json["knn_top1_runs"] = array(knn_runs);

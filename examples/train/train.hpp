@@ -68,15 +68,21 @@ struct Setup {
   ss::TrainerOptions trainer{};
   std::function<Encoder()> make_encoder;  ///< seeded with `run_seed`
   std::uint64_t run_seed = 0;             ///< this run's seed: weights, views, pairs, epoch order
+  int64_t rank = 0;                       ///< this process's rank in a data-parallel run
 
   double temperature(double paper) const { return config.temperature.value_or(paper); }
-  std::uint64_t seed() const { return run_seed; }
+  /// The seed of the run's random policies (views, pairs): the run's seed on rank 0 (and in a run
+  /// of one process), a stream of its own on every other rank.
+  std::uint64_t seed() const {
+    return rank == 0 ? run_seed : ss::derive_seed(run_seed, 0x5e1f0000ULL + static_cast<std::uint64_t>(rank));
+  }
 };
 
 struct Outcome {
   Encoder encoder{nullptr};
   ss::TrainResult fit;
   int64_t resumed_from_step = 0;  ///< 0 unless --resume found a checkpoint
+  uint32_t parameters_crc32c = 0; ///< of the trained model, the same on every rank
 };
 
 using Runner = std::function<Outcome(const Setup&)>;
@@ -183,7 +189,7 @@ struct Monitor {
   void on_epoch_end(T& trainer, const ss::EpochEnd& e) {
     if (progress) progress->on_epoch_end(trainer, e);
     if (setup.config.checkpoint.empty()) return;
-    trainer.save_checkpoint(setup.config.checkpoint);
+    trainer.save_checkpoint(setup.config.checkpoint);  // collective: rank 0 writes
     if (!setup.config.quiet) fmt::print("epoch {:>3}  saved {}\n", e.epoch + 1, setup.config.checkpoint);
   }
 };
@@ -212,6 +218,7 @@ Outcome train_recipe(R recipe, const Setup& s) {
   }
   Monitor monitor(s);
   out.fit = trainer.fit(s.train, monitor);
+  out.parameters_crc32c = trainer.check_ranks_agree();  // data parallel: throws unless all ranks agree
   out.encoder = trainer.encoder();
   return out;
 }

@@ -12,7 +12,28 @@
 #include <string>
 #include <type_traits>
 
+namespace c10d {
+class ProcessGroup;
+class Backend;
+}  // namespace c10d
+
 namespace selfsup::detail {
+
+/// The class c10d's process groups (ProcessGroupGloo, ProcessGroupNCCL) derive from: ProcessGroup
+/// in LibTorch 1.x, Backend from 2.0 on (distributed/init.hpp holds one).
+#if TORCH_VERSION_MAJOR >= 2
+using C10dBackend = c10d::Backend;
+#else
+using C10dBackend = c10d::ProcessGroup;
+#endif
+
+/// Whether this build may make an NCCL process group: LibTorch built with CUDA and NCCL, and the
+/// build defining SELFSUP_WITH_NCCL (CMake does when its Torch has CUDA). Debian's LibTorch has none.
+#if defined(SELFSUP_WITH_NCCL)
+inline constexpr bool c10d_nccl_available = true;
+#else
+inline constexpr bool c10d_nccl_available = false;
+#endif
 
 /// LibTorch's version as one comparable number, e.g. 11300 for 1.13.0 and 21100 for 2.11.0.
 inline constexpr int torch_version =

@@ -3,6 +3,8 @@
 /// models::Projector: the MLP heads between the representation and the loss (projectors and
 /// predictors), with each method's published shape in models::heads.
 
+#include <selfsup/models/batch_norm.hpp>
+
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -29,7 +31,7 @@ class ProjectorImpl : public torch::nn::Module {
     for (int64_t i = 0; i + 1 < options.layers; ++i) {
       layers_->push_back(torch::nn::Linear(
           torch::nn::LinearOptions(in, options.hidden_dim).bias(!options.batch_norm)));
-      if (options.batch_norm) layers_->push_back(torch::nn::BatchNorm1d(options.hidden_dim));
+      if (options.batch_norm) layers_->push_back(BatchNorm1d(options.hidden_dim));
       layers_->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
       in = options.hidden_dim;
     }
@@ -37,7 +39,7 @@ class ProjectorImpl : public torch::nn::Module {
         torch::nn::LinearOptions(in, options.out_dim).bias(!options.last_batch_norm)));
     if (options.last_batch_norm) {
       layers_->push_back(
-          torch::nn::BatchNorm1d(torch::nn::BatchNormOptions(options.out_dim).affine(false)));
+          BatchNorm1d(torch::nn::BatchNormOptions(options.out_dim).affine(false)));
     }
     register_module("layers", layers_);
   }

@@ -4,6 +4,8 @@
 /// Recognition", CVPR 2016) as representation backbones, with the ImageNet stem or the CIFAR
 /// stem (a 3x3 stride-1 convolution and no max-pool, as SimCLR uses on CIFAR-10).
 
+#include <selfsup/models/batch_norm.hpp>
+
 #include <torch/torch.h>
 
 #include <array>
@@ -34,24 +36,24 @@ class ResidualBlockImpl : public torch::nn::Module {
     const int64_t out = bottleneck ? planes * 4 : planes;
     if (bottleneck) {
       body_->push_back(conv(in, planes, 1, 1));
-      body_->push_back(torch::nn::BatchNorm2d(planes));
+      body_->push_back(BatchNorm2d(planes));
       body_->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
       body_->push_back(conv(planes, planes, 3, stride));
-      body_->push_back(torch::nn::BatchNorm2d(planes));
+      body_->push_back(BatchNorm2d(planes));
       body_->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
       body_->push_back(conv(planes, out, 1, 1));
     } else {
       body_->push_back(conv(in, planes, 3, stride));
-      body_->push_back(torch::nn::BatchNorm2d(planes));
+      body_->push_back(BatchNorm2d(planes));
       body_->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
       body_->push_back(conv(planes, out, 3, 1));
     }
-    last_bn_ = torch::nn::BatchNorm2d(out);
+    last_bn_ = BatchNorm2d(out);
     body_->push_back(last_bn_);
     register_module("body", body_);
     if (stride != 1 || in != out) {
       shortcut_->push_back(conv(in, out, 1, stride));
-      shortcut_->push_back(torch::nn::BatchNorm2d(out));
+      shortcut_->push_back(BatchNorm2d(out));
       register_module("shortcut", shortcut_);
     }
   }
@@ -61,12 +63,12 @@ class ResidualBlockImpl : public torch::nn::Module {
     return torch::relu(body_->forward(x) + identity);
   }
 
-  torch::nn::BatchNorm2d last_bn() { return last_bn_; }
+  BatchNorm2d last_bn() { return last_bn_; }
 
  private:
   torch::nn::Sequential body_;
   torch::nn::Sequential shortcut_;
-  torch::nn::BatchNorm2d last_bn_{nullptr};
+  BatchNorm2d last_bn_{nullptr};
 };
 TORCH_MODULE(ResidualBlock);
 
@@ -90,7 +92,7 @@ class ResNetImpl : public torch::nn::Module {
     } else {
       stem_->push_back(detail::conv(options.in_channels, options.width, 7, 2));
     }
-    stem_->push_back(torch::nn::BatchNorm2d(options.width));
+    stem_->push_back(BatchNorm2d(options.width));
     stem_->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
     if (!options.cifar_stem) {
       stem_->push_back(torch::nn::MaxPool2d(torch::nn::MaxPool2dOptions(3).stride(2).padding(1)));

@@ -2,6 +2,8 @@
 /// \file
 /// models::SmallCNN: a four-stage convolutional backbone for fast runs on CPU and in tests.
 
+#include <selfsup/models/batch_norm.hpp>
+
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -26,7 +28,7 @@ class SmallCNNImpl : public torch::nn::Module {
       const int64_t out = options.width << stage;
       layers_->push_back(torch::nn::Conv2d(
           torch::nn::Conv2dOptions(in, out, 3).stride(stage == 0 ? 1 : 2).padding(1).bias(false)));
-      layers_->push_back(torch::nn::BatchNorm2d(out));
+      layers_->push_back(BatchNorm2d(out));
       layers_->push_back(torch::nn::ReLU(torch::nn::ReLUOptions().inplace(true)));
       in = out;
     }

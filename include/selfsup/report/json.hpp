@@ -108,7 +108,9 @@ namespace selfsup::hooks {
 /// (A log grows as training runs, so it is appended to rather than written atomically.)
 class JsonLines : public MetricSink {
  public:
-  explicit JsonLines(const std::string& path) : path_(path), out_(path, std::ios::app) {
+  explicit JsonLines(const std::string& path) : path_(path), main_(distributed::current().is_main()) {
+    if (!main_) return;  // a data-parallel run: rank 0 alone writes the log
+    out_.open(path, std::ios::app);
     if (!out_.good()) {
       throw std::runtime_error("selfsup::hooks::JsonLines: cannot open '" + path + "' for appending: " +
                                std::strerror(errno));
@@ -117,6 +119,7 @@ class JsonLines : public MetricSink {
 
   template <class T>
   void on_log(T&, const StepLog& s) {
+    if (!main_) return;
     write(report::Json{{"event", "step"},
                        {"epoch", s.epoch},
                        {"step", s.step},
@@ -127,6 +130,7 @@ class JsonLines : public MetricSink {
 
   template <class T>
   void on_epoch_end(T&, const EpochEnd& e) {
+    if (!main_) return;
     report::Json line{{"event", "epoch"}, {"epoch", e.epoch}, {"step", e.step}};
     for (const auto& [name, value] : pending_) line[name] = report::number(value);
     pending_.clear();
@@ -150,6 +154,7 @@ class JsonLines : public MetricSink {
 
   std::string path_;
   std::ofstream out_;
+  bool main_ = true;
   std::vector<std::pair<std::string, double>> pending_;
 };
 

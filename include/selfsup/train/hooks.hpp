@@ -2,7 +2,11 @@
 /// \file
 /// Ready-made trainer hooks: pass any of them to Trainer::fit(data, hooks...). A JSON-lines log
 /// (hooks::JsonLines) is in <selfsup/report/json.hpp>, outside the core.
+/// In a data-parallel run the hooks are called on every rank: Progress prints on rank 0 only,
+/// KNNMonitor evaluates on every rank (the same weights, the same result) and prints on rank 0,
+/// and Checkpoint calls the collective Trainer::save_checkpoint on all.
 
+#include <selfsup/distributed/context.hpp>
 #include <selfsup/eval/knn.hpp>
 #include <selfsup/train/trainer.hpp>
 
@@ -52,6 +56,7 @@ class Progress {
 
   template <class T>
   void on_log(T& trainer, const StepLog& s) {
+    if (!distributed::current().is_main()) return;  // one rank prints
     const auto now = Clock::now();
     if (!started_) start(now, s.step);
     last_ = s;
@@ -70,6 +75,7 @@ class Progress {
 
   template <class T>
   void on_epoch_end(T& trainer, const EpochEnd& e) {
+    if (!distributed::current().is_main()) return;
     const auto now = Clock::now();
     epochs_ = total_epochs(trainer);
     // Every epoch has the same number of steps, and e.step counts them from the run's start.
@@ -80,7 +86,7 @@ class Progress {
     if (printed_step_ == e.step && !line_open_) return;  // this step's line is already there
     int64_t total = have_loss_ ? last_.total_steps : 0, batch = have_loss_ ? last_.batch_size : 0;
     if constexpr (requires { trainer.total_steps(); trainer.options().batch_size; }) {
-      if (!have_loss_) total = trainer.total_steps(), batch = trainer.options().batch_size;
+      if (!have_loss_) total = trainer.total_steps(), batch = trainer.options().batch_size * distributed::current().world_size();
     }
     print(now, e.epoch, e.step, total, batch, 0.0, "\n");
   }
@@ -169,7 +175,7 @@ struct Checkpoint {
     } catch (const checkpoint::WriteError& error) {
       if (stop_on_write_error) throw;
       ++failed_writes;
-      fmt::print(stderr, "selfsup::hooks::Checkpoint: epoch {}: {}; training goes on\n", e.epoch + 1, error.what());
+      if (distributed::current().is_main()) fmt::print(stderr, "selfsup::hooks::Checkpoint: epoch {}: {}; training goes on\n", e.epoch + 1, error.what());
     }
   }
 };
@@ -202,7 +208,7 @@ class KNNMonitor {
       log_->record("knn_top1", r.top1);
       log_->record("knn_top5", r.top5);
     }
-    if (verbose_) fmt::print("epoch {:>3}  kNN top-1 {:.4f}  top-5 {:.4f}\n", e.epoch + 1, r.top1, r.top5);
+    if (verbose_ && distributed::current().is_main()) fmt::print("epoch {:>3}  kNN top-1 {:.4f}  top-5 {:.4f}\n", e.epoch + 1, r.top1, r.top5);
   }
 
   const std::vector<Entry>& history() const { return history_; }

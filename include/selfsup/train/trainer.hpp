@@ -14,13 +14,24 @@
 /// good checkpoint, whatever `log_every` is: on the CPU every loss is checked before its backward
 /// pass; on a GPU a flag kept on the device is read at logging steps and epoch ends. A checkpoint
 /// is never written from parameters or buffers that are not finite.
+///
+/// Data parallel (distributed::current() has more than one process, after init_from_env): every
+/// rank starts from rank 0's weights, draws its own shard of each epoch's anchors (batch_size is
+/// per process), and runs the encoder on its shard with BatchNorm over the global batch; the loss's
+/// inputs and the pairs are gathered, so the loss, its negatives (in-batch, queue, support set) and
+/// its batch statistics are those of the global batch, computed identically by every rank; gradients
+/// are averaged in buckets during the backward pass. W ranks of batch B take the steps one process
+/// of batch W·B would. Hooks run on every rank (distributed::current().is_main() tells the one that
+/// writes); save_checkpoint is collective: rank 0 writes, with every rank's policy state.
 
 #include <selfsup/concepts.hpp>
+#include <selfsup/detail/crc32c.hpp>
 #include <selfsup/data/sampler.hpp>
 #include <selfsup/detail/check.hpp>
 #include <selfsup/detail/state.hpp>
 #include <selfsup/detail/torch_compat.hpp>
 #include <selfsup/detail/type_name.hpp>
+#include <selfsup/distributed/collectives.hpp>
 #include <selfsup/recipe.hpp>
 #include <selfsup/train/checkpoint.hpp>
 #include <selfsup/train/forward.hpp>
@@ -36,6 +47,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -43,6 +55,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -111,6 +124,10 @@ class Trainer {
       if (p.requires_grad()) params.push_back(p);
     }
     TORCH_CHECK(!params.empty(), fn, ": the encoder has no trainable parameters");
+    if (distributed::current().distributed()) {
+      distributed::broadcast_state(*encoder_);  // rank 0's initial weights everywhere
+      averager_ = std::make_unique<distributed::GradientAverager>(params);
+    }
     optimizer_ = optim::make_optimizer(params, options_);
   }
 
@@ -152,9 +169,12 @@ class Trainer {
     }
     torch::Tensor subset;
     if constexpr (contract::eligible_anchors<Pairs>::valid) subset = recipe_.pairs.eligible_anchors();
+    const auto& ctx = distributed::current();
     data::EpochSampler sampler(static_cast<int64_t>(data.size()),
-                               {.batch_size = options_.batch_size, .drop_last = true, .seed = options_.seed},
+                               {.batch_size = options_.batch_size, .drop_last = true, .seed = options_.seed,
+                                .rank = ctx.rank(), .world_size = ctx.world_size()},
                                device, subset);
+    const int64_t world = ctx.world_size();
     total_steps_ = sampler.batches_per_epoch() * options_.epochs;
     if (options_.max_steps >= 0) total_steps_ = std::min(total_steps_, options_.max_steps);
 
@@ -174,8 +194,8 @@ class Trainer {
         auto loss = step(data, anchors, batch_in_epoch_ + 1 < count ? batches[batch_in_epoch_ + 1] : torch::Tensor());
         ++batch_in_epoch_;  // before the hooks: a checkpoint they write resumes after this batch
         ++result.steps;
-        result.images += anchors.size(0);
-        images_since_log += anchors.size(0);
+        result.images += anchors.size(0) * world;  // the global batch
+        images_since_log += anchors.size(0) * world;
         if (steps_ % options_.log_every == 0) {
           const auto now = std::chrono::steady_clock::now();
           const double seconds = std::chrono::duration<double>(now - last_log).count();
@@ -196,6 +216,7 @@ class Trainer {
       if (steps_ >= total_steps_ || stop_requested_) break;
     }
     result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (ctx.distributed()) check_ranks_agree();
     return result;
   }
 
@@ -212,8 +233,17 @@ class Trainer {
     if constexpr (contract::prefetch<D>::valid) {
       if (next_anchors.defined()) data.prefetch(next_anchors);
     }
-    LossInput in = detail::embed_pair(recipe_.views, encoder_, first, second, options_);
+    const bool parallel = distributed::current().distributed();
+    LossInput in;
+    {
+      distributed::SyncBatchNormScope sync(parallel);
+      in = detail::embed_pair(recipe_.views, encoder_, first, second, options_);
+    }
     in.groups = pairs.groups;
+    if (parallel) {  // the loss of the global batch, on every rank
+      in = distributed::gather(in);
+      pairs = distributed::gather(pairs);
+    }
     if constexpr (contract::on_embeddings<Pairs>::valid) recipe_.pairs.on_embeddings(in, pairs);
     in.negatives = recipe_.negatives.negatives(in, pairs);
     torch::Tensor loss;
@@ -223,7 +253,9 @@ class Trainer {
     }
     note_loss(loss);
     optimizer_->zero_grad();
+    if (averager_) averager_->arm();
     loss.backward();
+    if (averager_) averager_->finish();
     if (options_.clip_grad_norm > 0) optim::clip_grad_norm(*optimizer_, options_.clip_grad_norm);
     const double lr = current_learning_rate();
     for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
@@ -238,6 +270,31 @@ class Trainer {
     detail::after_step(recipe_.negatives, in);
     detail::after_step(recipe_.loss, in);
     return loss.detach();
+  }
+
+  /// Data parallel: throws unless every rank holds bit-identical parameters and buffers (a CRC-32C
+  /// of their bytes, compared across ranks). Collective; save_checkpoint and the end of fit() call
+  /// it. Returns the checksum (of this rank's model in a run of one process).
+  uint32_t check_ranks_agree() {
+    uint32_t crc = 0;
+    auto add = [&](const torch::Tensor& t) {
+      if (!t.defined() || t.numel() == 0) return;
+      auto c = t.detach().to(torch::kCPU).contiguous();
+      crc = detail::crc32c(std::string_view(static_cast<const char*>(c.data_ptr()), c.nbytes()), crc);
+    };
+    for (const auto& p : encoder_->parameters()) add(p);
+    for (const auto& b : encoder_->buffers()) add(b);
+    const auto& ctx = distributed::current();
+    if (!ctx.distributed()) return crc;
+    auto all = distributed::all_gather(torch::tensor({static_cast<int64_t>(crc)}, torch::kLong));
+    std::string differ;
+    for (int64_t r = 1; r < all.size(0); ++r) {
+      if (all[r].item<int64_t>() != all[0].item<int64_t>()) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+    }
+    TORCH_CHECK(differ.empty(), "selfsup::Trainer: after step ", steps_, " the parameters of rank(s) ", differ,
+                " differ from rank 0's: the ranks no longer train one model (a rank that ran other steps, or a "
+                "parameter changed outside the trainer on one rank)");
+    return crc;
   }
 
   /// The learning rate of the next step.
@@ -256,6 +313,25 @@ class Trainer {
     constexpr std::string_view fn = "selfsup::Trainer::save_checkpoint";
     check_divergence();
     check_finite_state(path, fn);
+    const auto& ctx = distributed::current();
+    check_ranks_agree();
+    std::vector<std::string> rank_states;
+    if (ctx.distributed()) {  // every rank's own policy state (its random streams), for rank 0 to write
+      torch::serialize::OutputArchive mine;
+      save_policies(mine);
+      std::ostringstream bytes;
+      mine.save_to(bytes);
+      rank_states = distributed::gather_bytes(bytes.str());
+    }
+    if (!ctx.is_main()) {
+      if (!written_by_main()) {
+        throw checkpoint::WriteError(fmt::format("{}: rank 0 could not write '{}' (its error says why); the previous "
+                                                 "checkpoint, if any, is unchanged", fn, path));
+      }
+      last_checkpoint_ = path;
+      last_checkpoint_step_ = steps_;
+      return;
+    }
     torch::serialize::OutputArchive archive;
     archive.write("selfsup.recipe", c10::IValue(detail::type_name<R>()));
     archive.write("selfsup.options", c10::IValue(checkpoint::record_text(checkpoint::record(options_))));
@@ -263,11 +339,25 @@ class Trainer {
     archive.write("selfsup.progress", torch::tensor({epoch_, batch_in_epoch_, steps_}), true);
     detail::save_nested(archive, "encoder", *encoder_);
     detail::save_nested(archive, "optimizer", *optimizer_);
-    checkpoint::save_policy(archive, "views", recipe_.views);
-    checkpoint::save_policy(archive, "pairs", recipe_.pairs);
-    checkpoint::save_policy(archive, "negatives", recipe_.negatives);
-    checkpoint::save_policy(archive, "loss", recipe_.loss);
-    checkpoint::write(archive, path, fn);
+    save_policies(archive);
+    if (ctx.distributed()) {
+      archive.write("selfsup.world_size", torch::tensor({ctx.world_size()}), true);
+      torch::serialize::OutputArchive ranks;
+      for (size_t r = 1; r < rank_states.size(); ++r) {
+        const auto& b = rank_states[r];
+        auto t = torch::empty({static_cast<int64_t>(b.size())}, torch::kUInt8);
+        if (!b.empty()) std::memcpy(t.data_ptr<uint8_t>(), b.data(), b.size());
+        ranks.write(std::to_string(r), t, true);
+      }
+      archive.write("selfsup.rank_states", ranks);
+    }
+    try {
+      checkpoint::write(archive, path, fn);
+    } catch (...) {
+      if (ctx.distributed()) written_by_main(false);
+      throw;
+    }
+    if (ctx.distributed()) written_by_main(true);
     last_checkpoint_ = path;
     last_checkpoint_step_ = steps_;
   }
@@ -297,22 +387,45 @@ class Trainer {
       fmt::print(stderr, "{}: warning: '{}' does not record the options of its run; they cannot be compared\n", fn,
                  path);
     }
+    // Every rank reads the file (on one node, or a shared file system); each restores its own
+    // policy state, and a run on another number of processes is refused.
+    const auto& ctx = distributed::current();
+    torch::Tensor saved_world;
+    const int64_t written_world = archive.try_read("selfsup.world_size", saved_world, true)
+                                      ? saved_world.item<int64_t>() : 1;
+    TORCH_CHECK(written_world == ctx.world_size(), fn, ": '", path, "' was written by a run on ", written_world,
+                written_world == 1 ? " process" : " processes", ", and this run has ", ctx.world_size(),
+                ": each process's shard of the data and its random streams belong to that number. Resume with ",
+                written_world, written_world == 1 ? " process" : " processes",
+                " (torchrun --nproc_per_node and --nnodes), or start a new run.");
+    torch::serialize::InputArchive own_state;
+    torch::serialize::InputArchive* policies = &archive;
+    if (ctx.rank() > 0) {
+      torch::serialize::InputArchive ranks;
+      torch::Tensor bytes;
+      TORCH_CHECK(archive.try_read("selfsup.rank_states", ranks) &&
+                      ranks.try_read(std::to_string(ctx.rank()), bytes, true),
+                  fn, ": '", path, "' holds no state for rank ", ctx.rank());
+      bytes = bytes.contiguous();
+      own_state.load_from(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(bytes.numel()));
+      policies = &own_state;
+    }
     torch::Tensor progress;
     archive.read("selfsup.progress", progress, true);
     detail::load_nested(archive, "encoder", *encoder_, fn);
     detail::load_nested(archive, "optimizer", *optimizer_, fn);
-    checkpoint::load_policy(archive, "views", recipe_.views);
+    checkpoint::load_policy(*policies, "views", recipe_.views);
     if constexpr (contract::load<Pairs>::valid) {
       torch::serialize::InputArchive pairs_state;
-      TORCH_CHECK(archive.try_read("pairs", pairs_state), fn, ": the checkpoint has no state for 'pairs'");
+      TORCH_CHECK(policies->try_read("pairs", pairs_state), fn, ": the checkpoint has no state for 'pairs'");
       if constexpr (contract::bind<Pairs>::valid) {
         pending_pairs_state_ = std::move(pairs_state);  // restored by fit(), after bind()
       } else {
         recipe_.pairs.load(pairs_state);
       }
     }
-    checkpoint::load_policy(archive, "negatives", recipe_.negatives);
-    checkpoint::load_policy(archive, "loss", recipe_.loss);
+    checkpoint::load_policy(*policies, "negatives", recipe_.negatives);
+    checkpoint::load_policy(*policies, "loss", recipe_.loss);
     epoch_ = progress[0].item<int64_t>();
     batch_in_epoch_ = progress[1].item<int64_t>();
     steps_ = progress[2].item<int64_t>();
@@ -321,6 +434,21 @@ class Trainer {
   }
 
  private:
+  void save_policies(torch::serialize::OutputArchive& archive) {
+    checkpoint::save_policy(archive, "views", recipe_.views);
+    checkpoint::save_policy(archive, "pairs", recipe_.pairs);
+    checkpoint::save_policy(archive, "negatives", recipe_.negatives);
+    checkpoint::save_policy(archive, "loss", recipe_.loss);
+  }
+
+  /// Rank 0 tells every rank whether its checkpoint write succeeded (`ok` on rank 0; the answer
+  /// elsewhere), so that all ranks go on, or stop, together.
+  bool written_by_main(bool ok = false) {
+    auto flag = torch::tensor({ok ? int64_t{1} : int64_t{0}});
+    distributed::current().communicator()->broadcast(flag, 0);
+    return flag.item<int64_t>() == 1;
+  }
+
   template <class Hook>
   static void check_hook() {
     static_assert(contract::on_log<Hook, Trainer>::present || contract::on_epoch_end<Hook, Trainer>::present,
@@ -344,8 +472,8 @@ class Trainer {
     StepLog entry{.epoch = epoch_, .step = steps_, .loss = value,
                   .learning_rate = optimizer_->param_groups().front().options().get_lr(),
                   .images_per_second = images_per_second, .total_steps = total_steps_,
-                  .batch_size = options_.batch_size};
-    if (options_.verbose) {
+                  .batch_size = options_.batch_size * distributed::current().world_size()};
+    if (options_.verbose && distributed::current().is_main()) {
       fmt::print("epoch {:>3}  step {:>6}  loss {:.4f}  lr {:.4g}\n", epoch_ + 1, steps_, value, entry.learning_rate);
     }
     return entry;
@@ -414,6 +542,7 @@ class Trainer {
   E encoder_;
   TrainerOptions options_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<distributed::GradientAverager> averager_;  ///< data parallel: the gradient average
   int64_t steps_ = 0;
   int64_t epoch_ = 0;
   int64_t batch_in_epoch_ = 0;
