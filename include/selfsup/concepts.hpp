@@ -57,6 +57,10 @@ SELFSUP_DETAIL_CONTRACT(first, Tensor(const Tensor& images),
                         requires(T& v, const Tensor& x) { { v.first(x) } -> std::same_as<Tensor>; })
 SELFSUP_DETAIL_CONTRACT(second, Tensor(const Tensor& images),
                         requires(T& v, const Tensor& x) { { v.second(x) } -> std::same_as<Tensor>; })
+SELFSUP_DETAIL_CONTRACT(crops, MultiCropViews(const Tensor& anchors, const Tensor& partners),
+                        requires(T& v, const Tensor& a, const Tensor& p) {
+                          { v.crops(a, p) } -> std::same_as<MultiCropViews>;
+                        })
 
 // ---- members any policy may have --------------------------------------------------------------
 SELFSUP_DETAIL_CONTRACT(after_step, void(const LossInput&), requires(T& p, const LossInput& in) { p.after_step(in); })
@@ -95,6 +99,12 @@ SELFSUP_DETAIL_CONTRACT(masks_false_negatives, static_constexpr_bool,
                         requires { { T::masks_false_negatives } -> std::convertible_to<bool>; })
 SELFSUP_DETAIL_CONTRACT(needs_predictor, static_constexpr_bool,
                         requires { { T::needs_predictor } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(needs_target, static_constexpr_bool,
+                        requires { { T::needs_target } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(needs_prototypes, static_constexpr_bool,
+                        requires { { T::needs_prototypes } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(multi_crop, static_constexpr_bool,
+                        requires { { T::multi_crop } -> std::convertible_to<bool>; })
 
 // ---- Encoder (a module holder: members are reached through ->) --------------------------------
 SELFSUP_DETAIL_CONTRACT(has_predictor, bool() const, requires(T& e) { { e->has_predictor() } -> std::convertible_to<bool>; })
@@ -104,6 +114,11 @@ SELFSUP_DETAIL_CONTRACT(has_target, bool() const, requires(T& e) { { e->has_targ
 SELFSUP_DETAIL_CONTRACT(target_forward, Tensor(const Tensor& x),
                         requires(T& e, const Tensor& x) { { e->target_forward(x) } -> std::same_as<Tensor>; })
 SELFSUP_DETAIL_CONTRACT(update_target, void(double progress), requires(T& e, double p) { e->update_target(p); })
+SELFSUP_DETAIL_CONTRACT(has_prototypes, bool() const,
+                        requires(T& e) { { e->has_prototypes() } -> std::convertible_to<bool>; })
+SELFSUP_DETAIL_CONTRACT(prototypes, Tensor(), requires(T& e) { { e->prototypes() } -> std::same_as<Tensor>; })
+SELFSUP_DETAIL_CONTRACT(before_step, void(int64_t step), requires(T& e, int64_t s) { e->before_step(s); })
+SELFSUP_DETAIL_CONTRACT(after_backward, void(int64_t step), requires(T& e, int64_t s) { e->after_backward(s); })
 
 // ---- operator(): the view generator's call ---------------------------------------------------
 template <class T, class U = T>
@@ -157,8 +172,8 @@ constexpr bool negatives_optional() {
 }
 template <class L>
 constexpr bool loss_optional() {
-  return optional_members<L, needs_bank<L>, masks_false_negatives<L>, needs_predictor<L>, after_step<L>, save<L>,
-                          load<L>>();
+  return optional_members<L, needs_bank<L>, masks_false_negatives<L>, needs_predictor<L>, needs_target<L>,
+                          needs_prototypes<L>, multi_crop<L>, after_step<L>, save<L>, load<L>>();
 }
 
 }  // namespace selfsup::contract
@@ -197,8 +212,16 @@ concept ViewPairGenerator = contract::first<V>::valid && contract::second<V>::va
 ///   void after_step(const selfsup::LossInput&)            after the optimiser step
 ///   void save(torch::serialize::OutputArchive&) const     per-run state (random generators,
 ///   void load(torch::serialize::InputArchive&)            queues), saved with checkpoints
+/// Multi-crop views (views::MultiCrop): two global views, the first of each anchor and the second
+/// of its partner, and k local views drawn from both (SwAV, DINO).
+///   selfsup::MultiCropViews crops(const torch::Tensor& anchors, const torch::Tensor& partners)
+/// `partners` may be the same tensor as `anchors` (two views of one image). Its loss must read the
+/// local views (`static constexpr bool multi_crop = true`).
 template <class V>
-concept Views = ViewGenerator<V> || ViewPairGenerator<V>;
+concept MultiCropGenerator = contract::crops<V>::valid;
+
+template <class V>
+concept Views = ViewGenerator<V> || ViewPairGenerator<V> || MultiCropGenerator<V>;
 
 /// Picks each anchor's partner.
 ///   static constexpr bool provides_groups      whether PairBatch::groups is filled
@@ -237,6 +260,12 @@ concept NegativeStrategy = contract::provides_negatives<N>::valid && contract::n
 ///   static constexpr bool masks_false_negatives (default false) leaves NegativeSet::groups'
 ///                                              same-group samples out of each anchor's negatives;
 ///                                              a strategy with needs_groups requires it
+///   static constexpr bool needs_target         (default false) reads LossInput::t0/t1: the
+///                                              encoder must have a momentum target (DINO's teacher)
+///   static constexpr bool needs_prototypes     (default false) reads LossInput::prototypes: the
+///                                              encoder must have prototypes (SwAV)
+///   static constexpr bool multi_crop           (default false) reads LossInput::local, the local
+///                                              views of a multi-crop generator
 ///   static constexpr bool needs_predictor      (default false) reads LossInput::p0/p1: the
 ///                                              encoder must have a predictor head
 ///   after_step, save, load
@@ -254,6 +283,11 @@ concept Loss = contract::contrastive<L>::valid && contract::loss_call<L>::valid;
 ///   bool has_target() const; torch::Tensor target_forward(const torch::Tensor& x);
 ///   void update_target(double progress)
 ///       a momentum target (BYOL, MoCo), updated after each step at progress in [0, 1]
+///   bool has_prototypes() const; torch::Tensor prototypes()
+///       prototypes (K, D) that the loss scores projections against (SwAV)
+/// and, each on its own:
+///   void before_step(int64_t step)      before the forward pass of step `step` (0-based)
+///   void after_backward(int64_t step)   between its backward pass and the optimiser step
 template <class E>
 concept Encoder = requires(E& e, const torch::Tensor& x, const torch::Device& device) {
   { e->forward(x) } -> std::same_as<torch::Tensor>;
@@ -274,7 +308,20 @@ template <class E>
 using has_target_of = has_target<E, typename held<E>::type>;
 template <class E>
 using update_target_of = update_target<E, typename held<E>::type>;
+template <class E>
+using has_prototypes_of = has_prototypes<E, typename held<E>::type>;
+template <class E>
+using prototypes_of = prototypes<E, typename held<E>::type>;
+template <class E>
+using before_step_of = before_step<E, typename held<E>::type>;
+template <class E>
+using after_backward_of = after_backward<E, typename held<E>::type>;
 }  // namespace contract
+
+/// Whether the encoder type has the prototype members (SwAV).
+template <class E>
+inline constexpr bool has_prototype_members_v =
+    contract::has_prototypes_of<E>::valid && contract::prototypes_of<E>::valid;
 
 /// Whether the encoder type has the predictor members, or the momentum-target members.
 template <class E>
@@ -313,6 +360,9 @@ struct loss_traits {
   static constexpr bool needs_bank = SELFSUP_DETAIL_FLAG(L, needs_bank, false);
   static constexpr bool masks_false_negatives = SELFSUP_DETAIL_FLAG(L, masks_false_negatives, false);
   static constexpr bool needs_predictor = SELFSUP_DETAIL_FLAG(L, needs_predictor, false);
+  static constexpr bool needs_target = SELFSUP_DETAIL_FLAG(L, needs_target, false);
+  static constexpr bool needs_prototypes = SELFSUP_DETAIL_FLAG(L, needs_prototypes, false);
+  static constexpr bool multi_crop = SELFSUP_DETAIL_FLAG(L, multi_crop, false);
 };
 
 #undef SELFSUP_DETAIL_FLAG

@@ -30,7 +30,9 @@ constexpr bool check_recipe() {
   namespace c = contract;
   // A ViewPairGenerator's first/second, else operator(): each checked for its signature.
   constexpr bool pair_views = c::first<V>::present || c::second<V>::present;
-  if constexpr (pair_views) {
+  if constexpr (c::crops<V>::present) {
+    static_assert(!c::missing<V, c::crops<V>>());  // a wrong signature is reported by name
+  } else if constexpr (pair_views) {
     static_assert(!c::missing<V, c::first<V>>() && !c::missing<V, c::second<V>>(),
                   "selfsup::Recipe: the view generator (1st argument) has first(images) or "
                   "second(images) but not both: `torch::Tensor first(const torch::Tensor&)` and "
@@ -96,6 +98,10 @@ constexpr bool check_recipe() {
   static_assert(!roles_valid || !LT::contrastive || LT::needs_bank || !NT::provides_bank,
                 "selfsup::Recipe: the negative strategy provides a bank of negatives (a queue), "
                 "which this loss does not use; use losses::InfoNCE, or negatives::InBatch");
+  static_assert(!roles_valid || !MultiCropGenerator<V> || LT::multi_crop,
+                "selfsup::Recipe: the view generator makes multi-crop views (views::MultiCrop), but the "
+                "loss reads two views only (z0, z1) and would ignore the local crops; use a multi-crop loss "
+                "(losses::DINO, losses::SwAV), or a two-view generator");
   return true;
 }
 
@@ -121,7 +127,8 @@ struct Recipe {
       (!negative_traits<N>::needs_groups ||
        (pair_source_traits<P>::provides_groups &&
         (!loss_traits<L>::contrastive || loss_traits<L>::masks_false_negatives))) &&
-      (!loss_traits<L>::contrastive || loss_traits<L>::needs_bank == negative_traits<N>::provides_bank);
+      (!loss_traits<L>::contrastive || loss_traits<L>::needs_bank == negative_traits<N>::provides_bank) &&
+      (!MultiCropGenerator<V> || loss_traits<L>::multi_crop);
 
   using views_type = V;
   using pairs_type = P;

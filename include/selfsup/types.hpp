@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <vector>
 
 namespace selfsup {
 
@@ -36,6 +37,13 @@ struct NegativeSet {
                            ///< (false-negative masking), or undefined
 };
 
+/// The multi-crop views of one batch of B pairs (views::MultiCrop): the global views are those
+/// every network sees, the local ones only the online (student) network.
+struct MultiCropViews {
+  torch::Tensor global;  ///< float32 (2, B, C, G, G): view 0 of each anchor, view 1 of its partner
+  torch::Tensor local;   ///< float32 (k, B, C, L, L); (0, B, ...) when k = 0
+};
+
 /// Everything a loss may read in one step. Rows of every (B, D) tensor are aligned with the
 /// PairBatch: row i of `z0` embeds the anchor's view, row i of `z1` its partner's view.
 struct LossInput {
@@ -43,6 +51,9 @@ struct LossInput {
   torch::Tensor p0, p1;    ///< online predictions (B, D) (BYOL, SimSiam), or undefined
   torch::Tensor t0, t1;    ///< momentum-target projections (B, D), or undefined
   torch::Tensor groups;    ///< int64 (B) semantic group ids from the pair source, or undefined
+  std::vector<torch::Tensor> local;  ///< online projections (B, D) of the local views of a
+                                     ///< multi-crop generator, in view order; empty otherwise
+  torch::Tensor prototypes;  ///< (K, D) the encoder's prototypes (SwAV), with gradient, or undefined
   NegativeSet negatives;
 };
 

@@ -1,4 +1,5 @@
 #include "../support.hpp"
+#include "stop_support.hpp"
 
 #include <selfsup/report/json.hpp>
 #include <selfsup/selfsup.hpp>
@@ -157,24 +158,8 @@ auto make_resumable(int64_t width = 4) {
                       .log_every = 1});
 }
 
-std::filesystem::path temp_path(const std::string& name) {
-  auto dir = std::filesystem::temp_directory_path() / "selfsup-tests";
-  std::filesystem::create_directories(dir);
-  return dir / name;
-}
-
-// Stops the run after `at` steps with a checkpoint, as a crash after a checkpoint would.
-struct StopAfter {
-  int64_t at;
-  std::string path;
-  template <class T>
-  void on_log(T& trainer, const ss::StepLog& s) {
-    if (s.step == at) {
-      trainer.save_checkpoint(path);
-      trainer.request_stop();
-    }
-  }
-};
+using selfsup::test::StopAfter;
+using selfsup::test::temp_path;
 
 }  // namespace
 

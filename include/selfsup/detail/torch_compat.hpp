@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 #include <torch/version.h>
 
+#include <cmath>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -38,6 +39,27 @@ inline constexpr bool c10d_nccl_available = false;
 /// LibTorch's version as one comparable number, e.g. 11300 for 1.13.0 and 21100 for 2.11.0.
 inline constexpr int torch_version =
     TORCH_VERSION_MAJOR * 10000 + TORCH_VERSION_MINOR * 100 + TORCH_VERSION_PATCH;
+
+/// Whether this LibTorch has the fused scaled-dot-product attention (PyTorch 2.0 on: flash and
+/// memory-efficient kernels on CUDA, a fused kernel on CPU).
+inline constexpr bool fused_attention_available = TORCH_VERSION_MAJOR >= 2;
+
+/// Attention by its formula, softmax(q kᵀ / √d) v, for q, k, v of shape (..., N, d).
+inline torch::Tensor attention_formula(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  return torch::softmax(torch::matmul(q, k.transpose(-2, -1)) * scale, -1).matmul(v);
+}
+
+/// softmax(q kᵀ / √d) v for q, k, v of shape (..., N, d): LibTorch's fused kernel where the version
+/// has it (2.x), the formula on 1.13. The two agree (tests/models).
+inline torch::Tensor scaled_dot_product_attention(const torch::Tensor& q, const torch::Tensor& k,
+                                                  const torch::Tensor& v) {
+#if TORCH_VERSION_MAJOR >= 2
+  return at::scaled_dot_product_attention(q, k, v);
+#else
+  return attention_formula(q, k, v);
+#endif
+}
 
 /// A new random generator of the device's kind, seeded with `seed`, independent of LibTorch's
 /// global default generator. Cloning the default generator works on CPU and CUDA alike in every

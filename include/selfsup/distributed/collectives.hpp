@@ -211,6 +211,7 @@ inline LossInput gather(const LossInput& in) {
   if (!current().distributed()) return in;
   LossInput out = in;
   for (auto* t : {&out.z0, &out.z1, &out.p0, &out.p1, &out.t0, &out.t1, &out.groups}) *t = all_gather(*t);
+  for (auto& t : out.local) t = all_gather(t);  // the prototypes are the same on every rank
   return out;
 }
 

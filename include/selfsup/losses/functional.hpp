@@ -7,9 +7,11 @@
 ///
 /// One header per family of losses, all included here: functional/contrastive.hpp (NT-Xent,
 /// InfoNCE, DCL), functional/debiased.hpp (debiased and hard-negative), functional/supcon.hpp and
-/// functional/non_contrastive.hpp (negative cosine, Barlow Twins, VICReg).
+/// functional/non_contrastive.hpp (negative cosine, Barlow Twins, VICReg) and
+/// functional/distillation.hpp (DINO, Sinkhorn-Knopp, SwAV).
 
 #include <selfsup/losses/functional/contrastive.hpp>
 #include <selfsup/losses/functional/debiased.hpp>
+#include <selfsup/losses/functional/distillation.hpp>
 #include <selfsup/losses/functional/non_contrastive.hpp>
 #include <selfsup/losses/functional/supcon.hpp>

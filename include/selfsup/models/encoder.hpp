@@ -23,6 +23,13 @@ struct EncoderOptions {
   bool momentum_target = false;  ///< keep an exponential moving average of backbone + projector
   double momentum = 0.99;        ///< the EMA coefficient at the start of training
   bool cosine_momentum = true;   ///< raise the coefficient to 1 along a cosine (BYOL)
+  /// SwAV: K prototypes, a Linear(projection width -> K) without bias whose rows are L2-normalised
+  /// before every step (0: none). The loss reads them (LossInput::prototypes).
+  int64_t prototypes = 0;
+  /// Steps at the start of training during which the last layer (DINO's head.last_layer, SwAV's
+  /// prototypes) takes no optimiser step: its gradient is dropped (DINO: the first epoch; SwAV:
+  /// the first 313 iterations).
+  int64_t freeze_last_layer_steps = 0;
 };
 
 /// Builds a fresh backbone: once for the online network, once more for a momentum target.
@@ -56,8 +63,16 @@ class ProjectedEncoderImpl : public torch::nn::Module {
                 options.momentum);
     backbone = register_module("backbone", factory.make());
     projector = register_module("projector", Projector(backbone->out_dim(), options.projector));
+    TORCH_CHECK(options.prototypes >= 0 && options.freeze_last_layer_steps >= 0, "selfsup::models::ProjectedEncoder: "
+                "prototypes and freeze_last_layer_steps must be >= 0, got ", options.prototypes, " and ",
+                options.freeze_last_layer_steps);
     if (options.predictor) {
-      predictor = register_module("predictor", Projector(options.projector.out_dim, *options.predictor));
+      predictor = register_module("predictor", Projector(projector->out_dim(), *options.predictor));
+    }
+    if (options.prototypes > 0) {
+      prototype_layer = register_module(
+          "prototypes", torch::nn::Linear(torch::nn::LinearOptions(projector->out_dim(), options.prototypes).bias(false)));
+      normalize_prototypes();
     }
     if (options.momentum_target) {
       target_backbone = register_module("target_backbone", factory.make());
@@ -92,6 +107,39 @@ class ProjectedEncoderImpl : public torch::nn::Module {
     return target_projector->forward(target_backbone->forward(x));
   }
 
+  bool has_prototypes() const { return !prototype_layer.is_empty(); }
+  /// The prototypes (K, D), with gradient.
+  torch::Tensor prototypes() {
+    TORCH_CHECK(has_prototypes(), "selfsup::models::ProjectedEncoder::prototypes: the encoder has no prototypes; "
+                "set EncoderOptions::prototypes");
+    return prototype_layer->weight;
+  }
+
+  /// Before step `step` (0-based): the prototypes' rows L2-normalised (SwAV).
+  void before_step(int64_t /*step*/) {
+    if (has_prototypes()) normalize_prototypes();
+  }
+
+  /// Between the backward pass and the optimiser step of step `step`: during the first
+  /// freeze_last_layer_steps steps, the last layer's gradients are dropped, so that the optimiser
+  /// leaves it (and its state) as it is.
+  void after_backward(int64_t step) {
+    if (step >= options_.freeze_last_layer_steps) return;
+    for (auto& p : last_layer_parameters()) p.mutable_grad() = torch::Tensor();
+  }
+
+  /// DINO's head.last_layer and SwAV's prototypes: what freeze_last_layer_steps freezes.
+  std::vector<torch::Tensor> last_layer_parameters() {
+    std::vector<torch::Tensor> out;
+    if (!projector->last_layer.is_empty()) {
+      for (auto& p : projector->last_layer->parameters()) {
+        if (p.requires_grad()) out.push_back(p);
+      }
+    }
+    if (has_prototypes()) out.push_back(prototype_layer->weight);
+    return out;
+  }
+
   /// The EMA coefficient at training progress `progress` in [0, 1].
   double momentum_at(double progress) const {
     if (!options_.cosine_momentum) return options_.momentum;
@@ -112,8 +160,15 @@ class ProjectedEncoderImpl : public torch::nn::Module {
   Projector predictor{nullptr};
   Backbone target_backbone{nullptr};
   Projector target_projector{nullptr};
+  torch::nn::Linear prototype_layer{nullptr};
 
  private:
+  void normalize_prototypes() {
+    torch::NoGradGuard no_grad;
+    auto& w = prototype_layer->weight;
+    w.div_(w.norm(2, {1}, /*keepdim=*/true).clamp_min(1e-12));
+  }
+
   std::vector<torch::Tensor> target_parameters() {
     auto a = target_backbone->parameters();
     auto b = target_projector->parameters();

@@ -7,3 +7,4 @@
 #include <selfsup/models/projector.hpp>
 #include <selfsup/models/resnet.hpp>
 #include <selfsup/models/small_cnn.hpp>
+#include <selfsup/models/vision_transformer.hpp>

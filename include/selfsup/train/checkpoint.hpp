@@ -143,6 +143,7 @@ inline std::map<std::string, std::string> record(const TrainerOptions& options) 
       {"max_steps", std::to_string(options.max_steps)},
       {"bf16_autocast", options.bf16_autocast ? "true" : "false"},
   };
+  if (options.final_weight_decay >= 0) r.emplace("final_weight_decay", fmt::format("{}", options.final_weight_decay));
   for (const auto& [key, value] : options.run) r.emplace("run." + key, value);
   return r;
 }

@@ -12,11 +12,54 @@
 
 namespace selfsup::detail {
 
+inline torch::Tensor loss_precision(const torch::Tensor& v) {
+  return v.defined() && v.scalar_type() != torch::kFloat64 ? v.to(torch::kFloat32) : v;
+}
+
+/// Multi-crop: the two global views through the encoder in one pass (and its predictor and
+/// momentum target), the local views through the online encoder in a second pass (their size
+/// differs). z0/z1 (and p, t) are the global views, LossInput::local the local ones.
+template <class V, class E>
+LossInput embed_crops(V& views, E& encoder, const torch::Tensor& first, const torch::Tensor& second,
+                      const TrainerOptions& options) {
+  MultiCropViews crops = views.crops(first, second);
+  TORCH_CHECK(crops.global.dim() == 5 && crops.global.size(0) == 2, "selfsup::Trainer: the multi-crop generator "
+              "must return global views of shape (2, B, C, H, W), got ", crops.global.sizes());
+  const auto b = crops.global.size(1);
+  auto x = crops.global.flatten(0, 1);
+  const bool cuda = x.is_cuda();
+  auto layout = [&](torch::Tensor t) {
+    return options.channels_last && cuda ? t.contiguous(at::MemoryFormat::ChannelsLast) : t;
+  };
+  x = layout(x);
+  torch::Tensor z, p, t, zl;
+  const int64_t k = crops.local.defined() && crops.local.dim() == 5 ? crops.local.size(0) : 0;
+  {
+    detail::CudaBf16Autocast autocast(options.bf16_autocast && cuda);
+    z = encoder->forward(x);                                         // (2B, D)
+    if constexpr (has_predictor_members_v<E>) {
+      if (encoder->has_predictor()) p = encoder->predict(z);
+    }
+    if constexpr (has_target_members_v<E>) {
+      if (encoder->has_target()) t = encoder->target_forward(x);
+    }
+    if (k > 0) zl = encoder->forward(layout(crops.local.flatten(0, 1)));  // (kB, D)
+  }
+  z = loss_precision(z), p = loss_precision(p), t = loss_precision(t), zl = loss_precision(zl);
+  LossInput in;
+  in.z0 = z.narrow(0, 0, b);
+  in.z1 = z.narrow(0, b, b);
+  if (p.defined()) in.p0 = p.narrow(0, 0, b), in.p1 = p.narrow(0, b, b);
+  if (t.defined()) in.t0 = t.narrow(0, 0, b), in.t1 = t.narrow(0, b, b);
+  for (int64_t v = 0; v < k; ++v) in.local.push_back(zl.narrow(0, v * b, b));
+  return in;
+}
+
 /// Both sides' views through the encoder in one forward pass (and its predictor and momentum
 /// target when it has them); the loss's inputs in float32 whatever precision the encoder ran in.
 template <class V, class E>
-LossInput embed_pair(V& views, E& encoder, const torch::Tensor& first, const torch::Tensor& second,
-                     const TrainerOptions& options) {
+LossInput embed_two_views(V& views, E& encoder, const torch::Tensor& first, const torch::Tensor& second,
+                          const TrainerOptions& options) {
   torch::Tensor v0, v1;
   if constexpr (ViewPairGenerator<V>) {
     v0 = views.first(first);
@@ -42,16 +85,24 @@ LossInput embed_pair(V& views, E& encoder, const torch::Tensor& first, const tor
       if (encoder->has_target()) t = encoder->target_forward(x);   // (2B, D)
     }
   }
-  auto as_float = [](const torch::Tensor& v) {
-    return v.defined() && v.scalar_type() != torch::kFloat64 ? v.to(torch::kFloat32) : v;
-  };
-  z = as_float(z), p = as_float(p), t = as_float(t);
+  z = loss_precision(z), p = loss_precision(p), t = loss_precision(t);
   LossInput in;
   in.z0 = z.narrow(0, 0, b);
   in.z1 = z.narrow(0, b, b);
   if (p.defined()) in.p0 = p.narrow(0, 0, b), in.p1 = p.narrow(0, b, b);
   if (t.defined()) in.t0 = t.narrow(0, 0, b), in.t1 = t.narrow(0, b, b);
   return in;
+}
+
+/// The views of both sides of the pairs through the encoder: two views, or multi-crop.
+template <class V, class E>
+LossInput embed_pair(V& views, E& encoder, const torch::Tensor& first, const torch::Tensor& second,
+                     const TrainerOptions& options) {
+  if constexpr (MultiCropGenerator<V>) {
+    return embed_crops(views, encoder, first, second, options);
+  } else {
+    return embed_two_views(views, encoder, first, second, options);
+  }
 }
 
 template <class T>

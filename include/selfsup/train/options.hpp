@@ -18,7 +18,8 @@ enum class OptimizerKind {
   sgd,    ///< SGD with momentum
   lars,   ///< LARS (You et al. 2017): layer-wise trust ratio on weights; biases and batch-norm
           ///< parameters (1-D) take neither adaptation nor weight decay, as SimCLR and BYOL do
-  adamw,  ///< AdamW (Loshchilov & Hutter, ICLR 2019)
+  adamw,  ///< AdamW (Loshchilov & Hutter, ICLR 2019); biases and normalisation parameters (1-D)
+          ///< without weight decay, as DINO and MoCo v3 train vision transformers
 };
 
 /// The optimiser's name as flags and checkpoints spell it: "sgd", "lars" or "adamw".
@@ -38,6 +39,9 @@ struct TrainerOptions {
   double learning_rate = 0.05;
   double momentum = 0.9;         ///< SGD and LARS momentum
   double weight_decay = 5e-4;
+  /// >= 0: the weight decay follows a cosine from `weight_decay` at the first step to this at the
+  /// last (DINO: 0.04 to 0.4); negative: constant.
+  double final_weight_decay = -1.0;
   double lars_trust = 0.001;     ///< LARS trust coefficient η
   ScheduleOptions schedule{};    ///< warm-up, then cosine decay over the whole run
   double clip_grad_norm = 0.0;   ///< clip the global gradient norm to this (0: off)

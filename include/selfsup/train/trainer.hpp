@@ -80,7 +80,9 @@ class Trainer {
                 "features(x), parameters(), train(bool) and to(device)");
   static_assert(contract::optional_members<E, contract::has_predictor_of<E>, contract::predict_of<E>,
                                            contract::has_target_of<E>, contract::target_forward_of<E>,
-                                           contract::update_target_of<E>>());
+                                           contract::update_target_of<E>, contract::has_prototypes_of<E>,
+                                           contract::prototypes_of<E>, contract::before_step_of<E>,
+                                           contract::after_backward_of<E>>());
   using Pairs = typename R::pairs_type;
   using LossTraits = loss_traits<typename R::loss_type>;
   static_assert(!LossTraits::needs_predictor || has_predictor_members_v<E>,
@@ -88,6 +90,15 @@ class Trainer {
                 "the encoder has no predictor: it needs `bool has_predictor() const` and "
                 "`torch::Tensor predict(const torch::Tensor& z)` (models::ProjectedEncoder with "
                 "EncoderOptions::predictor)");
+  static_assert(!LossTraits::needs_target || has_target_members_v<E>,
+                "selfsup::Trainer: the loss reads the momentum target's outputs t0, t1 (DINO's teacher, MoCo v3's "
+                "keys), but the encoder has no momentum target: it needs `bool has_target() const`, "
+                "`torch::Tensor target_forward(const torch::Tensor& x)` and `void update_target(double progress)` "
+                "(models::ProjectedEncoder with EncoderOptions::momentum_target)");
+  static_assert(!LossTraits::needs_prototypes || has_prototype_members_v<E>,
+                "selfsup::Trainer: the loss scores projections against prototypes (SwAV), but the encoder has no "
+                "prototypes: it needs `bool has_prototypes() const` and `torch::Tensor prototypes()` "
+                "(models::ProjectedEncoder with EncoderOptions::prototypes)");
 
  public:
   Trainer(R recipe, E encoder, const TrainerOptions& options = {})
@@ -99,6 +110,8 @@ class Trainer {
                 ": learning_rate must be positive and finite, got ", options.learning_rate);
     TORCH_CHECK(options.weight_decay >= 0 && options.momentum >= 0 && options.clip_grad_norm >= 0,
                 fn, ": weight_decay, momentum and clip_grad_norm must be non-negative");
+    TORCH_CHECK(std::isfinite(options.final_weight_decay), fn, ": final_weight_decay must be finite (negative: "
+                "constant weight decay), got ", options.final_weight_decay);
     TORCH_CHECK(options.log_every >= 1, fn, ": log_every must be >= 1, got ", options.log_every);
     for (const auto& [key, value] : options.run) {
       TORCH_CHECK(!key.empty() && key.find_first_of("=\n") == std::string::npos &&
@@ -117,7 +130,15 @@ class Trainer {
     if (options.serial_blas) runtime::serial_blas();
     if constexpr (LossTraits::needs_predictor) {
       TORCH_CHECK(encoder_->has_predictor(), fn, ": the loss reads the predictor's outputs (BYOL, "
-                  "SimSiam), but this encoder was made without a predictor; set EncoderOptions::predictor");
+                  "SimSiam, MoCo v3), but this encoder was made without a predictor; set EncoderOptions::predictor");
+    }
+    if constexpr (LossTraits::needs_target) {
+      TORCH_CHECK(encoder_->has_target(), fn, ": the loss reads the momentum target's outputs (DINO, MoCo v3), "
+                  "but this encoder was made without a momentum target; set EncoderOptions::momentum_target");
+    }
+    if constexpr (LossTraits::needs_prototypes) {
+      TORCH_CHECK(encoder_->has_prototypes(), fn, ": the loss scores projections against prototypes (SwAV), "
+                  "but this encoder was made without them; set EncoderOptions::prototypes");
     }
     std::vector<torch::Tensor> params;
     for (auto& p : encoder_->parameters()) {
@@ -227,6 +248,7 @@ class Trainer {
   torch::Tensor step(const D& data, const torch::Tensor& anchors, const torch::Tensor& next_anchors = {}) {
     static_assert(Dataset<D>, "selfsup::Trainer::step: the data must satisfy selfsup::Dataset");
     encoder_->train(true);
+    if constexpr (contract::before_step_of<E>::valid) encoder_->before_step(steps_);
     PairBatch pairs = recipe_.pairs.sample(anchors);
     auto first = data.images(pairs.anchors);
     auto second = pairs.partners.is_same(pairs.anchors) ? first : data.images(pairs.partners);
@@ -240,6 +262,7 @@ class Trainer {
       in = detail::embed_pair(recipe_.views, encoder_, first, second, options_);
     }
     in.groups = pairs.groups;
+    if constexpr (LossTraits::needs_prototypes) in.prototypes = encoder_->prototypes();
     if (parallel) {  // the loss of the global batch, on every rank
       in = distributed::gather(in);
       pairs = distributed::gather(pairs);
@@ -256,9 +279,14 @@ class Trainer {
     if (averager_) averager_->arm();
     loss.backward();
     if (averager_) averager_->finish();
+    if constexpr (contract::after_backward_of<E>::valid) encoder_->after_backward(steps_);
     if (options_.clip_grad_norm > 0) optim::clip_grad_norm(*optimizer_, options_.clip_grad_norm);
     const double lr = current_learning_rate();
     for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
+    if (options_.final_weight_decay >= 0) {
+      const int64_t total = total_steps_ > 0 ? total_steps_ : steps_ + 1;
+      optim::set_weight_decay(*optimizer_, options_.optimizer, optim::weight_decay_at(options_, steps_, total));
+    }
     optimizer_->step();
     ++steps_;
     if constexpr (has_target_members_v<E>) {
@@ -376,17 +404,6 @@ class Trainer {
                 "\n  this trainer: ", expected);
     const auto differences = checkpoint::difference(parameters.toStringRef(), checkpoint::describe(*encoder_));
     TORCH_CHECK(differences.empty(), fn, ": '", path, "' holds another model:", differences);
-    c10::IValue recorded;
-    if (archive.try_read("selfsup.options", recorded)) {
-      const auto changed = checkpoint::differences(checkpoint::parse_record(recorded.toStringRef()),
-                                                   checkpoint::record(options_), options_.may_change_on_resume);
-      TORCH_CHECK(changed.empty(), fn, ": '", path, "' was written by a run with other options; resuming would "
-                  "silently change the run:", changed, "\nResume with the same options, start a new run at another "
-                  "checkpoint path, or allow a change explicitly (TrainerOptions::may_change_on_resume).");
-    } else {
-      fmt::print(stderr, "{}: warning: '{}' does not record the options of its run; they cannot be compared\n", fn,
-                 path);
-    }
     // Every rank reads the file (on one node, or a shared file system); each restores its own
     // policy state, and a run on another number of processes is refused.
     const auto& ctx = distributed::current();
@@ -398,6 +415,17 @@ class Trainer {
                 ": each process's shard of the data and its random streams belong to that number. Resume with ",
                 written_world, written_world == 1 ? " process" : " processes",
                 " (torchrun --nproc_per_node and --nnodes), or start a new run.");
+    c10::IValue recorded;
+    if (archive.try_read("selfsup.options", recorded)) {
+      const auto changed = checkpoint::differences(checkpoint::parse_record(recorded.toStringRef()),
+                                                   checkpoint::record(options_), options_.may_change_on_resume);
+      TORCH_CHECK(changed.empty(), fn, ": '", path, "' was written by a run with other options; resuming would "
+                  "silently change the run:", changed, "\nResume with the same options, start a new run at another "
+                  "checkpoint path, or allow a change explicitly (TrainerOptions::may_change_on_resume).");
+    } else {
+      fmt::print(stderr, "{}: warning: '{}' does not record the options of its run; they cannot be compared\n", fn,
+                 path);
+    }
     torch::serialize::InputArchive own_state;
     torch::serialize::InputArchive* policies = &archive;
     if (ctx.rank() > 0) {

@@ -5,6 +5,7 @@
 /// API: a struct of global and local views). The weak crop-and-flip preset and Identity are in
 /// crop_flip.hpp.
 
+#include <selfsup/types.hpp>
 #include <selfsup/views/augmentation.hpp>
 
 #include <torch/torch.h>
@@ -186,15 +187,19 @@ struct MultiCropOptions {
   std::uint64_t seed = 0;
 };
 
-/// The views of one batch of B images.
-struct MultiCropViews {
-  torch::Tensor global;  ///< float32 (2, B, C, global_size, global_size)
-  torch::Tensor local;   ///< float32 (k, B, C, local_size, local_size); (0, B, ...) when k = 0
-};
+/// The views of one batch of B images: global (2, B, C, global_size, global_size), local
+/// (k, B, C, local_size, local_size).
+using MultiCropViews = selfsup::MultiCropViews;
 
 /// Multi-crop views (see MultiCropOptions). `v(images)` takes uint8 or float (B, C, H, W) (or a
 /// std::vector of images of different sizes) and returns a MultiCropViews; every view of the
 /// batch is drawn in two batched passes (global, local), on the input's device.
+///
+/// As a Recipe's view generator (selfsup::MultiCropGenerator) it is called with both sides of a
+/// pair, `v.crops(anchors, partners)`: global view 0 is drawn from each anchor and global view 1
+/// from its partner; local views alternate, even ones from the anchor, odd ones from the partner.
+/// With `partners` the same tensor as `anchors` (augmented pairs) that is ordinary multi-crop of one
+/// image.
 class MultiCrop {
  public:
   MultiCrop() : MultiCrop(MultiCropOptions{}) {}
@@ -216,16 +221,27 @@ class MultiCrop {
     return generate(detail::SourceImages("selfsup::views::MultiCrop", images));
   }
 
-  /// Every generator's state, for checkpoints.
+  /// The views of B pairs: see the class comment. `anchors` and `partners` uint8 or float
+  /// (B, C, H, W) of one shape.
+  MultiCropViews crops(const torch::Tensor& anchors, const torch::Tensor& partners) {
+    if (partners.is_same(anchors)) return generate(detail::SourceImages("selfsup::views::MultiCrop", anchors));
+    TORCH_CHECK(anchors.sizes() == partners.sizes(), "selfsup::views::MultiCrop::crops: anchors and partners must "
+                "have the same shape, got ", anchors.sizes(), " and ", partners.sizes());
+    return generate(detail::SourceImages("selfsup::views::MultiCrop", torch::cat({anchors, partners}, 0)),
+                    anchors.size(0));
+  }
+
+  /// Every generator's state, for checkpoints. (The archive's names are attributes of a
+  /// TorchScript module when read back, so Python keywords such as `global` cannot be used.)
   void save(torch::serialize::OutputArchive& archive) const {
     generators_.save(archive);
-    selfsup::detail::save_nested(archive, "global", global_);
-    selfsup::detail::save_nested(archive, "local", local_);
+    selfsup::detail::save_nested(archive, "global_views", global_);
+    selfsup::detail::save_nested(archive, "local_views", local_);
   }
   void load(torch::serialize::InputArchive& archive) {
     generators_.load(archive);
-    selfsup::detail::load_nested(archive, "global", global_);
-    selfsup::detail::load_nested(archive, "local", local_);
+    selfsup::detail::load_nested(archive, "global_views", global_);
+    selfsup::detail::load_nested(archive, "local_views", local_);
   }
 
  private:
@@ -248,18 +264,24 @@ class MultiCrop {
             .std = o.std};
   }
 
-  MultiCropViews generate(const detail::SourceImages& source) {
+  /// `pairs` = 0: one view set of the source's B images. `pairs` = B > 0: the source holds B anchors
+  /// then their B partners; view 0 and the even local views come from the anchors, the others from
+  /// the partners.
+  MultiCropViews generate(const detail::SourceImages& source, int64_t pairs = 0) {
     global_.check(source);
-    const auto b = source.batch();
+    const auto b = pairs > 0 ? pairs : source.batch();
     auto& gen = generators_.on(source.device());
     auto i64 = torch::TensorOptions().dtype(torch::kLong).device(source.device());
     auto image = torch::arange(b, i64);                                            // (B)
-    auto global = global_.generate(source, image.repeat({2}), gen);                // (2B, C, G, G)
+    auto side = [&](int64_t v) { return pairs > 0 && v % 2 == 1 ? image + b : image; };
+    auto global = global_.generate(source, torch::cat({side(0), side(1)}), gen);   // (2B, C, G, G)
     MultiCropViews out;
     out.global = global.view({2, b, global.size(1), global.size(2), global.size(3)});
     const auto k = options_.local_views;
     if (k > 0) {
-      auto local = local_.generate(source, image.repeat({k}), gen);                // (kB, C, L, L)
+      std::vector<torch::Tensor> which;
+      for (int64_t v = 0; v < k; ++v) which.push_back(side(v));
+      auto local = local_.generate(source, torch::cat(which), gen);               // (kB, C, L, L)
       out.local = local.view({k, b, local.size(1), local.size(2), local.size(3)});
     } else {
       out.local = torch::empty({0, b, source.channels(), options_.local_size, options_.local_size},

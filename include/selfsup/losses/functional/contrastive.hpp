@@ -71,6 +71,24 @@ inline torch::Tensor info_nce(const torch::Tensor& query, const torch::Tensor& k
   return (torch::logsumexp(logits, 1) - logits.select(1, 0)).mean();
 }
 
+struct MoCoV3Options {
+  double temperature = 0.2;
+};
+
+/// One direction of MoCo v3's loss (Chen, Xie & He, "An Empirical Study of Training
+/// Self-Supervised Vision Transformers", ICCV 2021): `query` and `key` (N, D) L2-normalised,
+/// logits q kᵀ / τ over the batch's keys, target the query's own key, cross-entropy averaged over
+/// the N queries and scaled by 2τ. The key is used as given: detach it (a momentum encoder's).
+inline torch::Tensor moco_v3(const torch::Tensor& query, const torch::Tensor& key, const MoCoV3Options& options = {}) {
+  constexpr std::string_view fn = "selfsup::functional::moco_v3";
+  losses::detail::check_two_views(fn, query, key, "query", "key");
+  selfsup::detail::check_positive(fn, "temperature", options.temperature);
+  auto q = losses::detail::l2_normalize(query);
+  auto k = losses::detail::l2_normalize(key);
+  auto logits = q.mm(k.t()) / options.temperature;                     // (N, N)
+  return (torch::logsumexp(logits, 1) - logits.diagonal()).mean() * (2.0 * options.temperature);
+}
+
 struct DCLOptions {
   double temperature = 0.1;
 };
