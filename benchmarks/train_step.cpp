@@ -1,9 +1,14 @@
 // train_step: where the time of one SimCLR training step goes, and what the kernel takes of it.
 //
-//   bench_train_step [--device cpu|cuda] [--model smallcnn|resnet18|resnet50] [--batch B]
-//                    [--width W] [--size S] [--steps N] [--threads T] [--bf16] [--channels-last]
-//                    [--views simclr|cropflip] [--keep-freed-memory on|off] [--serial-blas on|off]
-//                    [--no-peer]
+//   bench_train_step [--device cpu|cuda] [--model smallcnn|resnet18|resnet50|vit_tiny|vit_small]
+//                    [--batch B] [--width W] [--size S] [--steps N] [--threads T] [--bf16]
+//                    [--channels-last] [--views simclr|cropflip] [--keep-freed-memory on|off]
+//                    [--serial-blas on|off] [--no-peer] [--patch P] [--local-crops K] [--prototypes K]
+//
+// With a ViT (--model vit_tiny|vit_small) the step is DINO's instead: multi-crop (2 global views
+// at --size, --local-crops local ones at 96/224 of it), the student on every view, the momentum
+// teacher on the global ones, DINO's head (K = --prototypes outputs), the loss, AdamW, the
+// teacher's update; phases as below, "encoder" being the student's and the teacher's networks.
 //
 // Every iteration runs, one after the other in the same allocator state, (a) Trainer::step as a
 // user runs it, and (b) the same step done by hand with a clock between its phases: pairs and
@@ -26,6 +31,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -34,7 +40,7 @@ namespace ss = selfsup;
 
 struct Settings {
   std::string device = "cpu", model = "smallcnn", views = "simclr", keep_freed_memory = "on", serial_blas = "on";
-  int64_t batch = 256, width = 16, size = 32, steps = 10;
+  int64_t batch = 256, width = 16, size = 32, steps = 10, patch = 0, local_crops = 8, prototypes = 65536;
   int threads = 0;
   bool bf16 = false, channels_last = false, peer = true;
 };
@@ -194,6 +200,122 @@ int run(Encoder encoder, const Settings& s, const std::string& model) {
   return 0;
 }
 
+/// DINO's step with a ViT: Trainer::step, then the same step by hand, phase by phase.
+int run_dino(const Settings& s) {
+  const int64_t batch = s.batch, size = s.size, steps = s.steps;
+  const torch::Device device(s.device == "cuda" ? torch::kCUDA : torch::kCPU);
+  const bool cuda = device.is_cuda(), bf16 = s.bf16 && cuda;
+  auto sync = [&] { if (cuda) torch::cuda::synchronize(); };
+  using Clock = std::chrono::steady_clock;
+  auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
+  const auto vit = s.model == "vit_tiny" ? ss::models::vit_tiny(size, s.patch) : ss::models::vit_small(size, s.patch);
+  const int64_t patch = vit.patch_size;
+  const int64_t local = std::max(patch, static_cast<int64_t>(std::lround(size * 96.0 / 224.0 / patch)) * patch);
+  torch::manual_seed(0);
+  using Encoder = ss::models::ProjectedEncoder<ss::models::VisionTransformer>;
+  Encoder encoder(ss::models::BackboneFactory<ss::models::VisionTransformer>{[vit] { return ss::models::VisionTransformer(vit); }},
+                  ss::models::EncoderOptions{.projector = ss::models::heads::dino(s.prototypes), .momentum_target = true,
+                                             .momentum = 0.996});
+  auto crop_options = ss::views::MultiCropOptions{.global_size = size, .local_size = local, .local_views = s.local_crops,
+                                                  .global_scale = {0.4, 1.0}, .local_scale = {0.05, 0.4}};
+  if (size < 96) crop_options.blur_probability = 0;
+  using Recipe = ss::Recipe<ss::views::MultiCrop, ss::pairs::Augmented, ss::negatives::None, ss::losses::DINO>;
+  auto data = ss::data::make_synthetic({.classes = 10, .per_class = 2 * batch / 10 + 1, .size = size},
+                                       ss::data::SyntheticSplit::train, device);
+  ss::Trainer trainer(Recipe{.views = ss::views::MultiCrop(crop_options)}, encoder,
+                      {.batch_size = batch, .optimizer = ss::OptimizerKind::adamw, .learning_rate = 5e-4,
+                       .weight_decay = 0.04, .final_weight_decay = 0.4, .clip_grad_norm = 3.0, .bf16_autocast = bf16,
+                       .keep_freed_memory = s.keep_freed_memory == "on", .serial_blas = s.serial_blas == "on"});
+  encoder->to(device);
+  auto anchors = torch::arange(batch, torch::TensorOptions().dtype(torch::kLong).device(device));
+  ss::views::MultiCrop views(crop_options);
+  ss::losses::DINO loss_policy;
+
+  enum Phase { pairs_images, view_phase, student_forward, teacher_forward, loss_phase, backward_phase,
+               optimiser_phase, phases };
+  const std::array<const char*, phases> names = {"pairs and images", "multi-crop views", "student forward (all views)",
+                                                 "teacher forward (global views)", "DINO loss fwd + bwd, centre",
+                                                 "student backward", "clip, AdamW, teacher EMA"};
+  std::array<double, phases> phase_ms{};
+  auto by_hand = [&](bool record) {
+    auto t = Clock::now();
+    auto mark = [&](Phase p) {
+      sync();
+      if (record) phase_ms[p] += ms_since(t);
+      t = Clock::now();
+    };
+    auto pairs = trainer.recipe().pairs.sample(anchors);
+    auto images = data.images(pairs.anchors);
+    mark(pairs_images);
+    auto v = views.crops(images, images);
+    mark(view_phase);
+    torch::Tensor zg, zl, tg;
+    {
+      ss::detail::CudaBf16Autocast autocast(bf16);
+      zg = encoder->forward(v.global.flatten(0, 1));
+      if (s.local_crops > 0) zl = encoder->forward(v.local.flatten(0, 1));
+    }
+    mark(student_forward);
+    {
+      ss::detail::CudaBf16Autocast autocast(bf16);
+      tg = encoder->target_forward(v.global.flatten(0, 1));
+    }
+    mark(teacher_forward);
+    auto leaf_g = zg.detach().to(torch::kFloat32).requires_grad_(true);
+    auto leaf_l = zl.defined() ? zl.detach().to(torch::kFloat32).requires_grad_(true) : torch::Tensor();
+    ss::LossInput in;
+    in.z0 = leaf_g.narrow(0, 0, batch), in.z1 = leaf_g.narrow(0, batch, batch);
+    auto t32 = tg.to(torch::kFloat32);
+    in.t0 = t32.narrow(0, 0, batch), in.t1 = t32.narrow(0, batch, batch);
+    for (int64_t k = 0; k < s.local_crops; ++k) in.local.push_back(leaf_l.narrow(0, k * batch, batch));
+    auto loss = loss_policy(in);
+    std::vector<torch::Tensor> leaves{leaf_g};
+    if (leaf_l.defined()) leaves.push_back(leaf_l);
+    auto grads = torch::autograd::grad({loss}, leaves);
+    loss_policy.after_step(in);
+    mark(loss_phase);
+    trainer.optimizer().zero_grad();
+    std::vector<torch::Tensor> outs{zg}, douts{grads[0].to(zg.scalar_type())};
+    if (zl.defined()) outs.push_back(zl), douts.push_back(grads[1].to(zl.scalar_type()));
+    torch::autograd::backward(outs, douts);
+    mark(backward_phase);
+    ss::optim::clip_grad_norm(trainer.optimizer(), 3.0);
+    trainer.optimizer().step();
+    encoder->update_target(0.5);
+    mark(optimiser_phase);
+  };
+
+  for (int i = 0; i < 2; ++i) trainer.step(data, anchors), by_hand(false);  // warm-up
+  sync();
+  double step_ms = 0, by_hand_ms = 0;
+  for (int64_t i = 0; i < steps; ++i) {
+    const auto t = Clock::now();
+    trainer.step(data, anchors);
+    sync();
+    step_ms += ms_since(t);
+    const auto t2 = Clock::now();
+    by_hand(true);
+    by_hand_ms += ms_since(t2);
+  }
+  step_ms /= static_cast<double>(steps);
+  by_hand_ms /= static_cast<double>(steps);
+  for (auto& p : phase_ms) p /= static_cast<double>(steps);
+  fmt::print("DINO step: device {}, {} patch {} at {}x{} (2 global views) + {} local views at {}x{}, head K = {}, "
+             "batch {}, torch threads {}{}, attention {}\n",
+             s.device, s.model, patch, size, size, s.local_crops, local, local, s.prototypes, batch,
+             torch::get_num_threads(), bf16 ? ", bf16 autocast" : "",
+             ss::detail::fused_attention_available ? "fused (scaled_dot_product_attention)" : "by its formula (LibTorch 1.x)");
+  fmt::print("  {:<36}{:9.1f} ms   {:.1f} training images per second\n", "Trainer::step", step_ms, 1000.0 * batch / step_ms);
+  fmt::print("  {:<36}{:9.1f} ms   ({:+.1f} % against Trainer::step)\n", "the same step by hand, phases:", by_hand_ms,
+             100.0 * (by_hand_ms - step_ms) / step_ms);
+  for (int p = 0; p < phases; ++p) {
+    fmt::print("    {:<34}{:9.1f} ms  {:5.1f} %\n", names[p], phase_ms[p], 100.0 * phase_ms[p] / by_hand_ms);
+  }
+  const double networks = phase_ms[student_forward] + phase_ms[teacher_forward] + phase_ms[backward_phase];
+  fmt::print("    {:<34}{:>12}  {:5.1f} %\n", "outside the encoder", "", 100.0 * (1.0 - networks / by_hand_ms));
+  return 0;
+}
+
 template <class Views>
 int dispatch(const Settings& s) {
   torch::manual_seed(0);
@@ -213,8 +335,12 @@ int main(int argc, char** argv) try {
                "bench_train_step");
   app.add_option("--device", s.device, "where to train")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   app.add_option("--model", s.model, "the encoder's backbone")
-      ->check(CLI::IsMember({"smallcnn", "resnet18", "resnet50"}))
+      ->check(CLI::IsMember({"smallcnn", "resnet18", "resnet50", "vit_tiny", "vit_small"}))
       ->capture_default_str();
+  app.add_option("--patch", s.patch, "ViT patch size (0: 16 from 96 px up, 4 below)")->check(CLI::Range(0, 64))->capture_default_str();
+  app.add_option("--local-crops", s.local_crops, "ViT (DINO step): local views")->check(CLI::Range(0, 64))->capture_default_str();
+  app.add_option("--prototypes", s.prototypes, "ViT (DINO step): the head's outputs K")
+      ->check(CLI::Range(2, 1 << 20))->capture_default_str();
   app.add_option("--views", s.views, "SimCLR's views, or crop and flip only")
       ->check(CLI::IsMember({"simclr", "cropflip"}))
       ->capture_default_str();
@@ -240,6 +366,7 @@ int main(int argc, char** argv) try {
     return 2;
   }
   if (s.threads > 0) torch::set_num_threads(s.threads);
+  if (s.model.starts_with("vit_")) return run_dino(s);
   if (s.views == "simclr") return dispatch<ss::views::SimCLRViews>(s);
   return dispatch<ss::views::CropFlip>(s);
 } catch (const std::exception& e) {

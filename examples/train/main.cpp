@@ -1,4 +1,4 @@
-// train: one command-line trainer for the classic self-supervised methods, each crossed with the
+// train: one command-line trainer for the self-supervised methods, each crossed with the
 // sources of positive pairs, every combination a recipe compiled ahead of time.
 //
 //   train --method NAME [--positives augmented|semantic|mix|same_label|nearest_neighbour]
@@ -8,7 +8,8 @@
 //         [--width W] [--mix P] [--queue-size K] [--support-size K] [--warmup-epochs E]
 //         [--max-steps S] [--log-every S] [--checkpoint PATH [--resume [--allow-change NAME]...]]
 //         [--json PATH] [--seed S] [--seeds N] [--per-class K] [--image-size S] [--quiet]
-//         [--stem imagenet|cifar] [--init PATH] [--export PATH]
+//         [--stem imagenet|cifar] [--init PATH] [--export PATH] [--patch-size P] [--drop-path R]
+//         [--local-crops K] [--teacher-temperature T] [--teacher-warmup-epochs E] [--queue-start-epoch E]
 //   train --list | --list-recipes | --help
 //
 // It trains, then reports kNN top-1 on the test split (and on the embedded dataset's shifted
@@ -55,6 +56,9 @@ struct Method {
   double weight_decay;
   /// The encoder's heads at the paper's sizes for features of width `f`.
   ss::models::EncoderOptions (*heads)(int64_t f);
+  double final_weight_decay = -1.0;  ///< >= 0: cosine schedule of the weight decay to this
+  double clip_grad_norm = 0.0;       ///< > 0: gradients clipped to this global norm
+  int64_t freeze_last_layer_epochs = 0;  ///< the head's last layer (DINO) or prototypes (SwAV) frozen
 };
 
 ss::models::EncoderOptions simclr_heads(int64_t f) { return {.projector = ss::models::heads::simclr(f)}; }
@@ -87,6 +91,24 @@ const std::vector<Method>& methods() {
       {"hard_negative", "Hard negatives", "robinson2021hard", "τ = 0.5, τ⁺ = 0.1, β = 1", K::lars, 0.3, 1e-6, simclr_heads},
       {"fnc", "False-negative elimination", "huynh2022fnc", "NT-Xent without same-group negatives, τ = 0.5", K::lars,
        0.3, 1e-6, simclr_heads},
+      {"dino", "DINO", "caron2021dino",
+       "multi-crop 2 + 8, teacher τ 0.04 (warm-up option), student τ 0.1, centre m 0.9; teacher m₀ = 0.996 cosine "
+       "to 1; wd 0.04 → 0.4, clip 3, last layer frozen 1 epoch; head 2048-2048-256 → K = 65536",
+       K::adamw, 0.0005, 0.04,
+       [](int64_t) { return ss::models::EncoderOptions{.projector = h::dino(65536), .momentum_target = true,
+                                                       .momentum = 0.996}; },
+       0.4, 3.0, 1},
+      {"swav", "SwAV", "caron2020swav",
+       "multi-crop 2 + 6, 3000 prototypes, τ = 0.1, Sinkhorn ε = 0.05 × 3; queue 3840 from epoch 15; prototypes "
+       "frozen 1 epoch",
+       K::lars, 0.3, 1e-6,
+       [](int64_t) { return ss::models::EncoderOptions{.projector = h::swav, .prototypes = 3000}; }, -1.0, 0.0, 1},
+      {"moco_v3", "MoCo v3", "chen2021mocov3",
+       "symmetric InfoNCE, predictions against momentum keys, in-batch, τ = 0.2; m₀ = 0.99 cosine to 1",
+       K::adamw, 0.00015, 0.1,
+       [](int64_t) { return ss::models::EncoderOptions{.projector = h::moco_v3_projector,
+                                                       .predictor = h::moco_v3_predictor, .momentum_target = true,
+                                                       .momentum = 0.99}; }},
   };
   return table;
 }
@@ -99,10 +121,11 @@ ss::OptimizerKind parse_optimizer(const std::string& name) {
 }
 
 /// Smaller heads for small backbones and CPU runs: hidden widths / 8 (at least 64), output widths
-/// above 256 / 8.
+/// above 256 / 8, DINO's K / 16 (65536: 4096).
 ProjectorOptions shrink(ProjectorOptions o) {
   o.hidden_dim = std::max<int64_t>(64, o.hidden_dim / 8);
   if (o.out_dim > 256) o.out_dim /= 8;
+  if (o.normalized_out_dim > 0) o.normalized_out_dim = std::max<int64_t>(64, o.normalized_out_dim / 16);
   return o;
 }
 
@@ -146,13 +169,29 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
   app.add_option("--temperature", c.temperature, "contrastive temperature (default: the method's)")
       ->check(Range(1e-6, 1e6));
   app.add_option("--backbone", c.backbone, "auto: small_cnn on the embedded dataset, resnet18 elsewhere")
-      ->capture_default_str()->check(CLI::IsMember({"auto", "small_cnn", "resnet18", "resnet34", "resnet50"}));
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "small_cnn", "resnet18", "resnet34", "resnet50", "vit_tiny", "vit_small"}));
+  app.add_option("--patch-size", c.patch_size, "ViT patch size (0: 16 from 96 px up, 4 below); the image side must "
+                                               "be a multiple")
+      ->capture_default_str()->check(Range(int64_t{0}, int64_t{64}));
+  app.add_option("--drop-path", c.drop_path, "ViT stochastic depth rate of the last block")
+      ->capture_default_str()->check(Range(0.0, 0.9));
   app.add_option("--heads", c.heads, "projector sizes: the paper's, or hidden widths / 8 (auto: small for small_cnn)")
       ->capture_default_str()->check(CLI::IsMember({"auto", "paper", "small"}));
   app.add_option("--width", c.width, "small_cnn width")->capture_default_str()->check(Range(int64_t{1}, int64_t{4096}));
   app.add_option("--mix", c.mix, "mix: probability of a semantic partner")->capture_default_str()->check(Range(0.0, 1.0));
-  app.add_option("--queue-size", c.queue_size, "MoCo's queue of keys")
-      ->capture_default_str()->check(Range(int64_t{1}, int64_t{1} << 24));
+  app.add_option("--queue-size", c.queue_size, "MoCo v2's queue of keys (default 4096), SwAV's of embeddings (3840)")
+      ->check(Range(int64_t{1}, int64_t{1} << 24));
+  app.add_option("--queue-start-epoch", c.queue_start_epoch, "SwAV: fill the queue from this epoch on")
+      ->capture_default_str()->check(Range(int64_t{0}, ex::max_epochs));
+  app.add_option("--local-crops", c.local_crops, "DINO, SwAV: local views per image (default: DINO 8, SwAV 6)")
+      ->check(Range(int64_t{0}, int64_t{64}));
+  app.add_option("--teacher-temperature", c.teacher_temperature, "DINO: the teacher's temperature after the "
+                                                                 "warm-up (default 0.04; the paper raises it to 0.07)")
+      ->check(Range(1e-4, 10.0));
+  app.add_option("--teacher-warmup-epochs", c.teacher_warmup_epochs, "DINO: epochs of the teacher temperature's "
+                                                                     "linear warm-up from 0.04")
+      ->capture_default_str()->check(Range(int64_t{0}, ex::max_epochs));
   app.add_option("--support-size", c.support_size, "NNCLR's support set")
       ->capture_default_str()->check(Range(int64_t{1}, int64_t{1} << 24));
   app.add_option("--warmup-epochs", c.warmup_epochs)->capture_default_str()->check(Range(int64_t{0}, ex::max_epochs));
@@ -233,8 +272,18 @@ std::function<ss::models::AnyBackbone()> make_backbone(const Config& c, const st
       return [o] { return ss::models::AnyBackbone(ss::models::ResNet(o)); };
     }
   }
+  if (name == "vit_tiny" || name == "vit_small") {
+    auto o = name == "vit_tiny" ? ss::models::vit_tiny(image_size, c.patch_size) : ss::models::vit_small(image_size, c.patch_size);
+    if (image_size % o.patch_size != 0) {
+      throw std::invalid_argument(fmt::format("train: --backbone {}: the images are {} px, not a multiple of the patch "
+                                              "size {}; pick --patch-size (a divisor of {}) or --image-size",
+                                              name, image_size, o.patch_size, image_size));
+    }
+    o.drop_path_rate = c.drop_path;
+    return [o] { return ss::models::AnyBackbone(ss::models::VisionTransformer(o)); };
+  }
   throw std::invalid_argument(fmt::format(
-      "train: --backbone must be small_cnn, resnet18, resnet34, resnet50 or auto, got '{}'", name));
+      "train: --backbone must be small_cnn, resnet18, resnet34, resnet50, vit_tiny, vit_small or auto, got '{}'", name));
 }
 
 int run(int argc, char** argv) {
@@ -242,6 +291,7 @@ int run(int argc, char** argv) {
   add_contrastive(registry);
   add_momentum(registry);
   add_non_contrastive(registry);
+  add_distillation(registry);
 
   Parsed parsed;
   if (auto exit = parse(argc, argv, parsed)) return *exit;
@@ -304,8 +354,10 @@ int run(int argc, char** argv) {
 
   // The encoder: backbone, the method's heads (paper or small), momentum target if it has one.
   const std::string backbone_kind = backbone_name(c);
-  if (c.stem != "auto" && backbone_kind == "small_cnn") {
-    throw std::invalid_argument("train: --stem applies to the ResNet backbones, and --backbone is small_cnn");
+  const bool vit = backbone_kind.starts_with("vit_");
+  if (c.stem != "auto" && !backbone_kind.starts_with("resnet")) {
+    throw std::invalid_argument(fmt::format("train: --stem applies to the ResNet backbones, and --backbone is {}",
+                                            backbone_kind));
   }
   auto backbone = make_backbone(c, backbone_kind, image_size);
   const auto probe = backbone();  // its width, and whether --init fits it
@@ -332,15 +384,24 @@ int run(int argc, char** argv) {
   if (heads == "small") {
     encoder_options.projector = shrink(encoder_options.projector);
     if (encoder_options.predictor) encoder_options.predictor = shrink(*encoder_options.predictor);
+    if (encoder_options.prototypes > 0) encoder_options.prototypes = std::max<int64_t>(10, encoder_options.prototypes / 8);
   }
 
   const auto kind = c.optimizer ? parse_optimizer(*c.optimizer) : method.optimizer;
   const double lr = c.learning_rate.value_or(method.base_lr * static_cast<double>(c.batch_size) / 256.0);
-  const int64_t steps_per_epoch = data.train.size() / c.batch_size;
-  Setup setup{.config = c, .train = data.train, .pairs = data.pairs, .image_size = image_size, .rank = ctx.rank()};
+  const int64_t steps_per_epoch = std::max<int64_t>(1, data.train.size() / (c.batch_size * ctx.world_size()));
+  encoder_options.freeze_last_layer_steps = method.freeze_last_layer_epochs * steps_per_epoch;
+  Setup setup{.config = c, .train = data.train, .pairs = data.pairs, .image_size = image_size,
+              .steps_per_epoch = steps_per_epoch, .rank = ctx.rank()};
+  const double weight_decay = c.weight_decay.value_or(method.weight_decay);
   setup.trainer = {.epochs = c.epochs, .batch_size = c.batch_size, .optimizer = kind, .learning_rate = lr,
-                   .weight_decay = c.weight_decay.value_or(method.weight_decay),
+                   .weight_decay = weight_decay,
+                   // the paper's ratio of the final to the initial weight decay (DINO: 0.04 to 0.4)
+                   .final_weight_decay = method.final_weight_decay >= 0
+                                             ? weight_decay * method.final_weight_decay / method.weight_decay
+                                             : -1.0,
                    .schedule = {.warmup_steps = c.warmup_epochs * steps_per_epoch},
+                   .clip_grad_norm = method.clip_grad_norm,
                    .seed = c.data.seed, .log_every = c.log_every, .max_steps = c.max_steps};
   // What else shapes the run: a checkpoint records it, and a resume that changes it is refused.
   auto or_default = [](const auto& v) { return v ? fmt::format("{}", *v) : std::string("default"); };
@@ -355,10 +416,24 @@ int run(int argc, char** argv) {
                        {"heads", heads},
                        {"width", std::to_string(c.width)},
                        {"mix", fmt::format("{}", c.mix)},
-                       {"queue_size", std::to_string(c.queue_size)},
+                       {"queue_size", std::to_string(c.queue_size.value_or(4096))},
                        {"support_size", std::to_string(c.support_size)},
                        {"stem", c.stem},
                        {"init", c.init}};
+  // Recorded only where they apply, so that the checkpoints of other runs keep their records.
+  if (vit) {
+    setup.trainer.run["patch_size"] = std::to_string(c.patch_size);
+    setup.trainer.run["drop_path"] = fmt::format("{}", c.drop_path);
+  }
+  if (c.method == "dino" || c.method == "swav") setup.trainer.run["local_crops"] = or_default(c.local_crops);
+  if (c.method == "dino") {
+    setup.trainer.run["teacher_temperature"] = or_default(c.teacher_temperature);
+    setup.trainer.run["teacher_warmup_epochs"] = std::to_string(c.teacher_warmup_epochs);
+  }
+  if (c.method == "swav") {
+    setup.trainer.run["queue_size"] = std::to_string(c.queue_size.value_or(3840));
+    setup.trainer.run["queue_start_epoch"] = std::to_string(c.queue_start_epoch);
+  }
   for (const auto& name : c.allow_change) setup.trainer.may_change_on_resume.insert(name == "max-steps" ? "max_steps" : name);
   setup.make_encoder = [&] {
     torch::manual_seed(setup.run_seed);

@@ -9,7 +9,7 @@ void add_momentum(Registry& r) {
   add_method<TRAIN_ALL_POSITIVES>(r, "moco_v2", [](const Setup& s, auto positives) {
     using R = ss::Recipe<ss::views::SimCLRViews, decltype(positives), ss::negatives::Queue, InfoNCE>;
     return R{.views = simclr_views(s), .pairs = std::move(positives),
-             .negatives = ss::negatives::Queue({.size = s.config.queue_size, .seed = s.seed() + 11}),
+             .negatives = ss::negatives::Queue({.size = s.config.queue_size.value_or(4096), .seed = s.seed() + 11}),
              .loss = InfoNCE{{.temperature = s.temperature(0.2)}}};
   });
   add_method<TRAIN_ALL_POSITIVES>(r, "byol", [](const Setup& s, auto positives) {

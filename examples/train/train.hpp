@@ -39,11 +39,17 @@ struct Config {
   std::optional<double> weight_decay;
   std::optional<std::string> optimizer;  ///< sgd | lars | adamw
   std::optional<double> temperature;     ///< contrastive methods
-  std::string backbone = "auto";         ///< small_cnn | resnet18 | resnet34 | resnet50
+  std::string backbone = "auto";         ///< small_cnn | resnet18 | resnet34 | resnet50 | vit_tiny | vit_small
+  int64_t patch_size = 0;                ///< ViT patch: 0 = 16 from 96 px up, 4 below
+  double drop_path = 0.1;                ///< ViT stochastic depth (DINO's ViT-S: 0.1)
   std::string heads = "auto";            ///< paper | small
   int64_t width = 16;                    ///< SmallCNN width
   double mix = 0.5;                      ///< mix: the probability of a semantic partner
-  int64_t queue_size = 4096;             ///< MoCo's queue
+  std::optional<int64_t> queue_size;     ///< MoCo's queue (4096), SwAV's (3840)
+  int64_t queue_start_epoch = 15;        ///< SwAV: the queue is filled from this epoch on
+  std::optional<int64_t> local_crops;    ///< DINO, SwAV: local views (default: the paper's)
+  std::optional<double> teacher_temperature;  ///< DINO: after the warm-up (default 0.04)
+  int64_t teacher_warmup_epochs = 0;     ///< DINO: from 0.04 to --teacher-temperature
   int64_t support_size = 16384;          ///< NNCLR's support set
   int64_t max_steps = -1;
   int64_t log_every = 20;
@@ -68,6 +74,7 @@ struct Setup {
   ss::TrainerOptions trainer{};
   std::function<Encoder()> make_encoder;  ///< seeded with `run_seed`
   std::uint64_t run_seed = 0;             ///< this run's seed: weights, views, pairs, epoch order
+  int64_t steps_per_epoch = 1;            ///< optimiser steps in one epoch (of the global batch)
   int64_t rank = 0;                       ///< this process's rank in a data-parallel run
 
   double temperature(double paper) const { return config.temperature.value_or(paper); }
@@ -114,6 +121,7 @@ class Registry {
 void add_contrastive(Registry& r);      // SimCLR, DCL, DCLW, debiased, hard negatives, FNC, SupCon
 void add_momentum(Registry& r);         // MoCo v2, BYOL, NNCLR
 void add_non_contrastive(Registry& r);  // SimSiam, Barlow Twins, VICReg
+void add_distillation(Registry& r);     // DINO, SwAV, MoCo v3
 
 // ---- the pair sources by name -------------------------------------------------------------------
 
