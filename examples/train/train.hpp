@@ -3,8 +3,8 @@
 // table, the registry of compiled (method, positives) recipes, and the function that trains one.
 //
 // Every recipe is a compile-time type; the registry maps run-time names to them. The recipes are
-// spread over several translation units (contrastive.cpp, momentum.cpp, non_contrastive.cpp),
-// which a parallel build compiles side by side. All of them share one encoder type,
+// spread over several translation units (contrastive.cpp, momentum.cpp, non_contrastive.cpp,
+// distillation.cpp), which a parallel build compiles side by side. All of them share one encoder type,
 // ProjectedEncoder<AnyBackbone>, so the backbone is a run-time choice that costs no extra
 // instantiations.
 #include "../common/example_support.hpp"
