@@ -150,7 +150,8 @@ struct SwAV {
     if (options.queue_size <= 0 || steps <= options.queue_start_step) return;
     torch::NoGradGuard no_grad;
     const auto d = in.z0.size(1);
-    if (!queue.defined() || queue.size(2) != d || queue.device() != in.z0.device()) {
+    if (queue.defined() && queue.device() != in.z0.device()) queue = queue.to(in.z0.device());  // a resumed run
+    if (!queue.defined() || queue.size(1) != options.queue_size || queue.size(2) != d) {
       queue = torch::zeros({2, options.queue_size, d}, in.z0.options().dtype(torch::kFloat32));
       queued = 0;
     }
