@@ -210,7 +210,7 @@ int run_dino(const Settings& s) {
   auto ms_since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
   const auto vit = s.model == "vit_tiny" ? ss::models::vit_tiny(size, s.patch) : ss::models::vit_small(size, s.patch);
   const int64_t patch = vit.patch_size;
-  const int64_t local = std::max(patch, static_cast<int64_t>(std::lround(size * 96.0 / 224.0 / patch)) * patch);
+  const int64_t local = ss::views::local_crop_size(size, patch);
   torch::manual_seed(0);
   using Encoder = ss::models::ProjectedEncoder<ss::models::VisionTransformer>;
   Encoder encoder(ss::models::BackboneFactory<ss::models::VisionTransformer>{[vit] { return ss::models::VisionTransformer(vit); }},

@@ -6,26 +6,19 @@
 // local crops from both in turn (views::MultiCrop::crops).
 #include "train.hpp"
 
-#include <algorithm>
-#include <cmath>
 
 namespace train {
 
 namespace {
 
-/// The local crops' side: 96/224 of the global side, a multiple of the ViT's patch (--patch-size,
-/// or 16 from 96 px up and 4 below), at least one patch.
-int64_t local_side(int64_t global, int64_t patch_size) {
-  const int64_t patch = patch_size > 0 ? patch_size : global >= 96 ? 16 : 4;
-  const auto side = static_cast<int64_t>(std::lround(static_cast<double>(global) * 96.0 / 224.0 / patch)) * patch;
-  return std::max(patch, side);
-}
-
 /// Multi-crop at the data's size: 2 global views and --local-crops local ones (default:
-/// `paper_local`), with the paper's crop scales; below 96 px without blur (as the CIFAR recipes).
+/// `paper_local`) whose side is a whole number of ViT patches (--patch-size, or the presets'), with
+/// the paper's crop scales; below 96 px without blur (as the CIFAR recipes).
 ss::views::MultiCrop multi_crop(const Setup& s, std::array<double, 2> global_scale, std::array<double, 2> local_scale,
                                 int64_t paper_local) {
-  ss::views::MultiCropOptions o{.global_size = s.image_size, .local_size = local_side(s.image_size, s.config.patch_size),
+  ss::views::MultiCropOptions o{.global_size = s.image_size, .local_size = ss::views::local_crop_size(
+                                    s.image_size, s.config.patch_size > 0 ? s.config.patch_size
+                                                                          : ss::models::default_patch_size(s.image_size)),
                                 .local_views = s.config.local_crops.value_or(paper_local),
                                 .global_scale = global_scale, .local_scale = local_scale, .seed = s.seed() + 7};
   if (s.image_size < 96) o.blur_probability = 0.0;

@@ -5,6 +5,7 @@
 /// Sinkhorn codes over prototypes, multi-crop, optional queue) and losses::MoCoV3 (symmetric
 /// InfoNCE of predictions against momentum keys, in-batch).
 
+#include <selfsup/losses/detail/embeddings.hpp>
 #include <selfsup/losses/functional.hpp>
 #include <selfsup/types.hpp>
 
@@ -123,7 +124,7 @@ struct SwAV {
                 ") and the projections (B, ", in.z0.size(1), "); EncoderOptions::prototypes needs the projector's "
                 "output width");
     auto w = in.prototypes.to(in.z0.scalar_type());
-    auto score = [&](const torch::Tensor& z) { return functional_normalize(z).mm(w.t()); };
+    auto score = [&](const torch::Tensor& z) { return detail::l2_normalize(z).mm(w.t()); };
     std::vector<torch::Tensor> high{score(in.z0), score(in.z1)};
     std::vector<torch::Tensor> low;
     for (const auto& z : in.local) low.push_back(score(z));
@@ -155,7 +156,7 @@ struct SwAV {
       queue = torch::zeros({2, options.queue_size, d}, in.z0.options().dtype(torch::kFloat32));
       queued = 0;
     }
-    auto fresh = torch::stack({functional_normalize(in.z0.detach()), functional_normalize(in.z1.detach())})
+    auto fresh = torch::stack({detail::l2_normalize(in.z0.detach()), detail::l2_normalize(in.z1.detach())})
                      .to(torch::kFloat32);                                   // (2, B, D)
     const auto b = std::min<int64_t>(fresh.size(1), options.queue_size);
     queue = torch::cat({fresh.narrow(1, 0, b), queue.narrow(1, 0, options.queue_size - b)}, 1);
@@ -172,12 +173,6 @@ struct SwAV {
     TORCH_CHECK(archive.try_read("state", s, true), "selfsup::losses::SwAV::load: the checkpoint has no 'state'");
     queued = s[0].item<int64_t>();
     steps = s[1].item<int64_t>();
-  }
-
- private:
-  static torch::Tensor functional_normalize(const torch::Tensor& z) {
-    namespace F = torch::nn::functional;
-    return F::normalize(z, F::NormalizeFuncOptions().dim(1));
   }
 };
 

@@ -224,20 +224,18 @@ class VisionTransformerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(VisionTransformer);
 
-namespace detail {
-/// Patch 16 from 96 px up, patch 4 below (32-px images: an 8 × 8 grid).
-inline int64_t default_patch(int64_t image_size) { return image_size >= 96 ? 16 : 4; }
-}  // namespace detail
+/// The presets' patch size for `image_size`: 16 from 96 px up, 4 below (32-px images: an 8 × 8 grid).
+inline int64_t default_patch_size(int64_t image_size) { return image_size >= 96 ? 16 : 4; }
 
 /// ViT-Tiny (DeiT): width 192, 12 blocks, 3 heads. `patch_size` 0: 16 from 96 px up, 4 below.
 inline VisionTransformerOptions vit_tiny(int64_t image_size = 224, int64_t patch_size = 0) {
-  return {.image_size = image_size, .patch_size = patch_size > 0 ? patch_size : detail::default_patch(image_size),
+  return {.image_size = image_size, .patch_size = patch_size > 0 ? patch_size : default_patch_size(image_size),
           .width = 192, .depth = 12, .heads = 3};
 }
 
 /// ViT-Small (DeiT, DINO): width 384, 12 blocks, 6 heads. `patch_size` 0: 16 from 96 px up, 4 below.
 inline VisionTransformerOptions vit_small(int64_t image_size = 224, int64_t patch_size = 0) {
-  return {.image_size = image_size, .patch_size = patch_size > 0 ? patch_size : detail::default_patch(image_size),
+  return {.image_size = image_size, .patch_size = patch_size > 0 ? patch_size : default_patch_size(image_size),
           .width = 384, .depth = 12, .heads = 6};
 }
 

@@ -10,7 +10,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -186,6 +188,16 @@ struct MultiCropOptions {
   std::vector<double> std = {};
   std::uint64_t seed = 0;
 };
+
+/// The side of local crops for global views of side `global`: the papers' ratio 96/224, rounded
+/// to a multiple of `multiple` (a ViT's patch size, so that the crop is a whole grid of patches),
+/// at least `multiple`.
+inline int64_t local_crop_size(int64_t global, int64_t multiple = 1) {
+  TORCH_CHECK(global >= 1 && multiple >= 1, "selfsup::views::local_crop_size: global and multiple must be >= 1, got ",
+              global, " and ", multiple);
+  const auto side = std::llround(static_cast<double>(global) * 96.0 / 224.0 / static_cast<double>(multiple));
+  return std::max<int64_t>(multiple, side * multiple);
+}
 
 /// The views of one batch of B images: global (2, B, C, global_size, global_size), local
 /// (k, B, C, local_size, local_size).

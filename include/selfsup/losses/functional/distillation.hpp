@@ -53,6 +53,24 @@ inline torch::Tensor sinkhorn_codes(const torch::Tensor& scores, int64_t iterati
   return (q * b).t().contiguous();                   // (B, K), rows sum to 1
 }
 
+/// The mean over every pair (i, j) with i ≠ j of −mean_b Σ_k targets_i log_probs_j: DINO's loss,
+/// and SwAV's swapped prediction (each code meets the same number of other views, so SwAV's mean
+/// over i of per-i means is this mean too).
+inline torch::Tensor cross_entropy_over_pairs(const std::vector<torch::Tensor>& targets,
+                                              const std::vector<torch::Tensor>& log_probs) {
+  torch::Tensor total;
+  int64_t terms = 0;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    for (size_t j = 0; j < log_probs.size(); ++j) {
+      if (i == j) continue;
+      auto term = -(targets[i] * log_probs[j]).sum(1).mean();
+      total = total.defined() ? total + term : term;
+      ++terms;
+    }
+  }
+  return total / static_cast<double>(terms);
+}
+
 }  // namespace detail
 
 struct DinoLossOptions {
@@ -98,17 +116,7 @@ inline torch::Tensor dino_loss(const std::vector<torch::Tensor>& teacher, const 
   }
   std::vector<torch::Tensor> log_probs;
   for (const auto& s : student) log_probs.push_back(torch::log_softmax(s / options.student_temperature, 1));
-  torch::Tensor total;
-  int64_t terms = 0;
-  for (size_t i = 0; i < targets.size(); ++i) {
-    for (size_t j = 0; j < log_probs.size(); ++j) {
-      if (i == j) continue;
-      auto term = -(targets[i] * log_probs[j]).sum(1).mean();
-      total = total.defined() ? total + term : term;
-      ++terms;
-    }
-  }
-  return total / static_cast<double>(terms);
+  return detail::cross_entropy_over_pairs(targets, log_probs);
 }
 
 /// DINO's centre after one step: m·center + (1 − m)·(the mean over every teacher view and row).
@@ -168,19 +176,7 @@ inline torch::Tensor swapped_prediction(const std::vector<torch::Tensor>& codes,
   std::vector<torch::Tensor> log_probs;
   for (const auto& v : high) log_probs.push_back(torch::log_softmax(v / temperature, 1));
   for (const auto& v : low) log_probs.push_back(torch::log_softmax(v / temperature, 1));
-  const auto others = static_cast<double>(log_probs.size() - 1);
-  torch::Tensor total;
-  for (size_t i = 0; i < codes.size(); ++i) {
-    torch::Tensor sub;
-    for (size_t v = 0; v < log_probs.size(); ++v) {
-      if (v == i) continue;
-      auto term = -(codes[i] * log_probs[v]).sum(1).mean();
-      sub = sub.defined() ? sub + term : term;
-    }
-    sub = sub / others;
-    total = total.defined() ? total + sub : sub;
-  }
-  return total / static_cast<double>(codes.size());
+  return cross_entropy_over_pairs(codes, log_probs);
 }
 
 }  // namespace detail
