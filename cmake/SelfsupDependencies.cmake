@@ -22,3 +22,12 @@ macro(selfsup_find_dependencies)
   unset(_selfsup_target)
   unset(_selfsup_global)
 endmacro()
+
+# Sets `out` to whether the LibTorch that find_package(Torch) found was built with CUDA.
+function(selfsup_torch_has_cuda out)
+  if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
+    set(${out} ON PARENT_SCOPE)
+  else()
+    set(${out} OFF PARENT_SCOPE)
+  endif()
+endfunction()

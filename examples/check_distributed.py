@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""train under Debian's torchrun (--nproc_per_node=2 --no_python), on Gloo:
+"""train under Debian's torchrun (--nproc_per_node=2 --no_python), on Gloo (where torchrun cannot
+start, as on Debian 13, with the ranks started here from the variables torchrun would set):
 
   check_distributed.py TRAIN TORCHRUN WORK_DIR
 
@@ -43,11 +44,46 @@ COMMON = ["--method", "simclr", "--per-class", "16", "--batch-size", "16", "--lo
           "small_cnn", "--width", "8", "--seed", "3", "--warmup-epochs", "2"]
 
 
+def torchrun_can_start():
+    """PyTorch 2.4 on makes torchrun's own store with libuv, whatever USE_LIBUV says, and a PyTorch
+    built without libuv (Debian 13's 2.6) then cannot start torchrun at all; 1.13 has no libuv."""
+    probe = ("import torch.distributed as d\n"
+             "try:\n    d.TCPStore('127.0.0.1', 0, is_master=True, use_libuv=True)\n"
+             "except TypeError:\n    pass\n")
+    p = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    return not (p.returncode != 0 and "libuv" in p.stderr)
+
+
+TORCHRUN = torchrun_can_start()
+LAUNCHER = "torchrun" if TORCHRUN else "the variables torchrun sets"
+if not TORCHRUN:
+    print("this PyTorch has no libuv, so its torchrun cannot start: the ranks are started here with "
+          "RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR and MASTER_PORT, as mpirun or srun would")
+
+
+class Finished:
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
 def run(args, ranks=2):
     env = dict(os.environ)
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(k, None)
     env["OMP_NUM_THREADS"] = "1"
+    if ranks > 1 and not TORCHRUN:
+        port = free_port()
+        cmd = [train] + COMMON + args
+        procs = []
+        for rank in range(ranks):
+            e = dict(env, RANK=str(rank), WORLD_SIZE=str(ranks), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                     MASTER_PORT=str(port))
+            procs.append(subprocess.Popen(cmd, cwd=work, env=e, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          text=True))
+        outputs = [p.communicate(timeout=600) for p in procs]
+        print("$ RANK=0..%d " % (ranks - 1) + " ".join(cmd) + "\n" + "".join(o + e for o, e in outputs))
+        return Finished(max(abs(p.returncode) for p in procs), "".join(o for o, _ in outputs),
+                        "".join(e for _, e in outputs))
     # --redirects 1 --tee 1: Debian 12's torchrun (PyTorch 1.13 on Python 3.11) cannot parse its own
     # default "0" for these (Python 3.11 no longer lists a flag enum's zero member); this pair keeps
     # both streams on the console.
@@ -59,7 +95,7 @@ def run(args, ranks=2):
 
 
 first = run(["--epochs", "2", "--checkpoint", "run.ckpt", "--json", "run.json"])
-check(first.returncode == 0, "2 processes under torchrun: exit 0")
+check(first.returncode == 0, "2 processes under %s: exit 0" % LAUNCHER)
 check(len(re.findall(r"all 2 ranks hold bit-identical parameters", first.stdout)) == 1,
       "rank 0 reports that the 2 ranks hold bit-identical parameters")
 check(first.stdout.count("SimCLR (") == 1 and "2 processes (gloo, global batch 32)" in first.stdout, "one rank prints the run's header")
@@ -72,7 +108,7 @@ check(j.get("steps") == 10, "2 epochs of 5 global steps: %s" % j.get("steps"))
 
 resumed = run(["--epochs", "3", "--checkpoint", "run.ckpt", "--resume", "--allow-change", "epochs", "--json",
                "resumed.json"])
-check(resumed.returncode == 0, "the resumed run under torchrun: exit 0")
+check(resumed.returncode == 0, "the resumed run under %s: exit 0" % LAUNCHER)
 check("resumed from run.ckpt at step 10" in resumed.stdout, "it continues at step 10")
 r = json.load(open(os.path.join(work, "resumed.json")))
 check(r.get("resumed_from_step") == 10, "JSON resumed_from_step 10")

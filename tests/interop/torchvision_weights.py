@@ -61,12 +61,18 @@ def make(folder):
     torch.save(torch.nn.Linear(3, 2, bias=False).state_dict(), f"{folder}/one_entry.pt")
 
 
+def load(path):
+    """A file selfsup wrote, read as PyTorch 2.6 reads by default: weights_only=True admits a dict
+    of tensors and nothing that could run code (the argument exists from PyTorch 1.13 on)."""
+    return torch.load(path, weights_only=True)
+
+
 def check(folder, train):
     failures = []
     reference = torch.load(f"{folder}/reference.pt")
     for depth in DEPTHS:
         original = torch.load(f"{folder}/resnet{depth}.pt")
-        exported = torch.load(f"{folder}/export-resnet{depth}.pt")
+        exported = load(f"{folder}/export-resnet{depth}.pt")
         model = DEPTHS[depth]().eval()
         result = model.load_state_dict(exported, strict=False)
         if sorted(result.missing_keys) != ["fc.bias", "fc.weight"] or result.unexpected_keys:
@@ -78,12 +84,12 @@ def check(folder, train):
         if diff > 1e-5:
             failures.append(f"resnet{depth}: features of the exported weights differ by {diff}")
     # The CIFAR stem exported as what it is: a 3x3 conv1, features equal to selfsup's.
-    exported = torch.load(f"{folder}/export-cifar-resnet18.pt")
+    exported = load(f"{folder}/export-cifar-resnet18.pt")
     model = cifar_resnet18()
     result = model.load_state_dict(exported, strict=False)
     if sorted(result.missing_keys) != ["fc.bias", "fc.weight"] or result.unexpected_keys:
         failures.append(f"cifar resnet18: missing {result.missing_keys}, unexpected {result.unexpected_keys}")
-    cpp = torch.load(f"{folder}/cpp-features.pt")
+    cpp = load(f"{folder}/cpp-features.pt")
     diff = (features(model, cpp["x"]) - cpp["cifar-resnet18"]).abs().max().item()
     if diff > 1e-5:
         failures.append(f"cifar resnet18: Python's features differ from selfsup's by {diff}")
@@ -95,7 +101,7 @@ def check(folder, train):
         failures.append(f"train failed ({run.returncode}):\n{run.stdout}\n{run.stderr}")
     else:
         original = torch.load(f"{folder}/resnet18.pt")
-        exported = torch.load(f"{folder}/train-export.pt")
+        exported = load(f"{folder}/train-export.pt")
         if set(exported) != set(original) - {"fc.weight", "fc.bias"}:
             failures.append(f"train --export: names differ: {sorted(set(exported) ^ set(original))}")
         for name, tensor in exported.items():

@@ -9,13 +9,17 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <type_traits>
 
 namespace c10d {
 class ProcessGroup;
 class Backend;
+class Store;
+class TCPStore;
 }  // namespace c10d
 
 namespace selfsup::detail {
@@ -34,6 +38,16 @@ using C10dBackend = c10d::ProcessGroup;
 inline constexpr bool c10d_nccl_available = true;
 #else
 inline constexpr bool c10d_nccl_available = false;
+#endif
+
+/// Whether c10d's Gloo process group (CPU tensors) can be compiled: Gloo's headers are there.
+/// Debian's LibTorch needs libgloo-dev for them; a LibTorch without them has NCCL only.
+#if __has_include(<gloo/config.h>)
+#define SELFSUP_DETAIL_GLOO 1
+inline constexpr bool c10d_gloo_available = true;
+#else
+#define SELFSUP_DETAIL_GLOO 0
+inline constexpr bool c10d_gloo_available = false;
 #endif
 
 /// LibTorch's version as one comparable number, e.g. 11300 for 1.13.0 and 21100 for 2.11.0.
@@ -121,15 +135,39 @@ class CudaBf16Autocast {
 };
 
 /// The key of a parameter in torch::optim::Optimizer::state(): its TensorImpl's address as a
-/// string in LibTorch 1.x, the address itself in 2.x. Taken from the map's own key type.
+/// string in LibTorch 1.x (written by an ostream, as 1.x's c10::guts::to_string did; 2.x has no
+/// such function), the address itself in 2.x. Taken from the map's own key type.
 template <class Optimizer = torch::optim::Optimizer>
 auto optimizer_state_key(const torch::Tensor& p) {
   using Key = typename std::remove_cvref_t<decltype(std::declval<Optimizer&>().state())>::key_type;
   if constexpr (std::is_same_v<Key, std::string>) {
-    return c10::guts::to_string(p.unsafeGetTensorImpl());
+    std::ostringstream address;
+    address << p.unsafeGetTensorImpl();
+    return address.str();
   } else {
     return static_cast<Key>(p.unsafeGetTensorImpl());
   }
+}
+
+/// A TCPStore with `options`. LibTorch 2.4 on asks for the libuv server by default, and a
+/// LibTorch built without libuv (Debian 13's 2.6) then refuses to make a store at all ("use_libuv
+/// was requested but PyTorch was build without libuv support"): there the store is made again with
+/// the older server, which every version has. USE_LIBUV=0 in the environment asks for the older
+/// one directly, as it does of torchrun. 1.x has no such option.
+template <class Options>
+c10::intrusive_ptr<c10d::Store> make_tcp_store(const std::string& host, Options options) {
+  if constexpr (requires { options.useLibUV; }) {
+    if (const char* use = std::getenv("USE_LIBUV"); use != nullptr && std::string(use) == "0") options.useLibUV = false;
+    if (options.useLibUV) {
+      try {
+        return c10::make_intrusive<c10d::TCPStore>(host, options);
+      } catch (const std::exception& error) {
+        if (std::string(error.what()).find("libuv") == std::string::npos) throw;
+        options.useLibUV = false;
+      }
+    }
+  }
+  return c10::make_intrusive<c10d::TCPStore>(host, options);
 }
 
 /// Puts every 4-D parameter and buffer of `module` in channels-last memory format.

@@ -19,13 +19,15 @@
 #include <selfsup/distributed/context.hpp>
 
 #include <fmt/core.h>
+#if SELFSUP_DETAIL_GLOO
 // c10d's Gloo header declares its classes only for builds that say Gloo is there (every LibTorch
 // build for Linux has it; Debian's libtorch-dev needs libgloo-dev for Gloo's own headers).
 #ifndef USE_C10D_GLOO
 #define USE_C10D_GLOO
 #endif
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
@@ -136,7 +138,7 @@ inline c10::intrusive_ptr<c10d::Store> connect_store(const Environment& e, bool 
   options.timeout = timeout;
   c10::intrusive_ptr<c10d::Store> store;
   try {
-    store = c10::make_intrusive<c10d::TCPStore>(e.master_addr, options);
+    store = selfsup::detail::make_tcp_store(e.master_addr, options);
   } catch (const std::exception& error) {
     TORCH_CHECK(false, "selfsup::distributed::init_from_env: rank ", e.rank, " of ", e.world_size,
                 server ? fmt::format(" could not host the rendezvous store on port {} (is the port in use? "
@@ -322,6 +324,7 @@ class C10dCommunicator final : public Communicator {
   std::unique_ptr<Heartbeat> heartbeat_;
 };
 
+#if SELFSUP_DETAIL_GLOO
 inline std::shared_ptr<::gloo::transport::Device> gloo_device(const Environment& e) {
   if (const auto ifname = env("GLOO_SOCKET_IFNAME"); ifname && !ifname->empty()) {
     return c10d::ProcessGroupGloo::createDeviceForInterface(*ifname);
@@ -331,6 +334,21 @@ inline std::shared_ptr<::gloo::transport::Device> gloo_device(const Environment&
   }
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
+
+inline c10::intrusive_ptr<selfsup::detail::C10dBackend> make_gloo_group(const c10::intrusive_ptr<c10d::Store>& store,
+                                                                        const Environment& e,
+                                                                        std::chrono::milliseconds timeout) {
+  auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+  options->devices.push_back(gloo_device(e));
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(e.rank), static_cast<int>(e.world_size),
+                                                     options);
+}
+#else
+inline c10::intrusive_ptr<selfsup::detail::C10dBackend> make_gloo_group(const c10::intrusive_ptr<c10d::Store>&,
+                                                                        const Environment&, std::chrono::milliseconds) {
+  TORCH_CHECK(false, "selfsup::distributed::init_from_env: this build has no Gloo");
+}
+#endif
 
 }  // namespace detail
 
@@ -354,7 +372,12 @@ inline Context init_from_env(const InitOptions& options = {}) {
     backend = selfsup::detail::c10d_nccl_available && torch::cuda::is_available() ? Backend::nccl : Backend::gloo;
   }
   TORCH_CHECK(backend != Backend::nccl || selfsup::detail::c10d_nccl_available, fn,
-              ": the NCCL backend was asked for, but this LibTorch build has no NCCL (use Backend::gloo)");
+              ": the NCCL backend was asked for, but this build has no NCCL (it needs a LibTorch with CUDA and "
+              "selfsup's CMake option SELFSUP_WITH_NCCL; use Backend::gloo)");
+  TORCH_CHECK(backend != Backend::gloo || selfsup::detail::c10d_gloo_available, fn,
+              ": the Gloo backend ", options.backend == Backend::automatic ? "(the one for CPU tensors) " : "",
+              "was asked for, but Gloo's headers were not found when this program was compiled (Debian: "
+              "libgloo-dev); on GPUs use Backend::nccl");
 
   const bool server = e.rank == 0 && !e.agent_store;
   auto store = detail::connect_store(e, server, options.timeout);
@@ -366,10 +389,7 @@ inline Context init_from_env(const InitOptions& options = {}) {
   const auto start = std::chrono::steady_clock::now();
   try {
     if (backend == Backend::gloo) {
-      auto gloo = c10d::ProcessGroupGloo::Options::create(options.timeout);
-      gloo->devices.push_back(detail::gloo_device(e));
-      group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(e.rank),
-                                                          static_cast<int>(e.world_size), gloo);
+      group = detail::make_gloo_group(store, e, options.timeout);
     } else {
       group = detail::make_nccl_group(store, e.rank, e.world_size, e.local_rank, options.timeout);
     }

@@ -22,6 +22,8 @@
 #include <selfsup/models/small_cnn.hpp>
 
 #include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/torch.h>
 
 #include <array>
@@ -154,11 +156,42 @@ inline StateDict reference_state_dict(const std::shared_ptr<torch::nn::Module>& 
   return out;
 }
 
+/// `state` in torch.save's format (a zip archive whose data.pkl is a dict of tensors), as bytes
+/// that PyTorch 2.6's default `torch.load(path)` (weights_only=True) reads: LibTorch's pickler
+/// with the type tags of TorchScript's aggregates left out (`torch::pickle_save` writes them, and
+/// `torch.jit._pickle.restore_type_tag` is not among the names weights_only allows). Tensors go
+/// to the CPU.
+inline std::vector<char> state_dict_bytes(const StateDict& state) {
+  c10::Dict<std::string, torch::Tensor> dict;
+  for (const auto& [name, t] : state) dict.insert(name, t.detach().to(torch::kCPU).contiguous());
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&](const char* data, size_t size) { pickle.insert(pickle.end(), data, data + size); },
+                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+                              /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(c10::IValue(dict));
+  pickler.stop();
+  std::vector<char> out;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t size) {
+    const char* c = static_cast<const char*>(data);
+    out.insert(out.end(), c, c + size);
+    return size;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+  return out;
+}
+
+/// Writes `state` to `path` in torch.save's format (state_dict_bytes), atomically.
+inline void write_state_dict(const StateDict& state, const std::string& path) {
+  const auto bytes = state_dict_bytes(state);
+  selfsup::detail::write_whole_file(path, std::string_view(bytes.data(), bytes.size()),
+                                    "selfsup::models::write_state_dict");
+}
+
 /// Writes `module`'s reference_state_dict to `path` in torch.save's format, atomically.
 inline void export_weights(const std::shared_ptr<torch::nn::Module>& module, const std::string& path) {
-  c10::Dict<std::string, torch::Tensor> dict;
-  for (const auto& [name, t] : reference_state_dict(module)) dict.insert(name, t);
-  const auto bytes = torch::pickle_save(c10::IValue(dict));
+  const auto bytes = state_dict_bytes(reference_state_dict(module));
   selfsup::detail::write_whole_file(path, std::string_view(bytes.data(), bytes.size()),
                                     "selfsup::models::export_weights");
 }
