@@ -1,8 +1,8 @@
 #!/bin/sh
 # Compiles selfsup against Debian 13's CUDA build of LibTorch 2.6 (CUDA 12.4's headers, NCCL
 # 2.22, SELFSUP_WITH_NCCL on), and links what the unpacked libraries allow. Nothing runs: no GPU is
-# needed. On the host it goes into a Debian 13 root of its own (scripts/debian13.sh, with
-# SELFSUP_DEBIAN13_ROOT defaulting to /var/cache/selfsup/debian13-cuda), since the CUDA LibTorch
+# needed. On the host it goes into a Debian 13 root of its own (scripts/debian13.sh, in
+# $SELFSUP_DEBIAN13_CUDA_ROOT, default /var/cache/selfsup/debian13-cuda), since the CUDA LibTorch
 # and the CPU one cannot be installed side by side.
 #
 #   scripts/cuda-build.sh                 # every target: tests, header checks, examples, benchmarks
@@ -29,7 +29,7 @@ esac
 
 if [ "$(cut -d. -f1 /etc/debian_version 2>/dev/null)" != 13 ] || [ ! -d /selfsup ]; then
   here=$(cd "$(dirname "$0")" && pwd)
-  export SELFSUP_DEBIAN13_ROOT="${SELFSUP_DEBIAN13_ROOT:-/var/cache/selfsup/debian13-cuda}"
+  export SELFSUP_DEBIAN13_ROOT="${SELFSUP_DEBIAN13_CUDA_ROOT:-/var/cache/selfsup/debian13-cuda}"
   exec "$here/debian13.sh" ./scripts/cuda-build.sh "$@"
 fi
 
