@@ -7,6 +7,7 @@
 #
 #   scripts/cuda-build.sh                 # every target: tests, header checks, examples, benchmarks
 #   scripts/cuda-build.sh --cuda-units    # only the units whose code differs with CUDA and NCCL
+#   scripts/cuda-build.sh --prepare       # only the root and its packages (no compiler runs)
 #
 # Debian's libtorch-cuda-2.6 depends on nvidia-cudnn, an installer that downloads cuDNN from
 # NVIDIA when it is installed, so it cannot be installed here: the packages that depend on it
@@ -23,8 +24,9 @@ targets=all
 case "${1:-}" in
   "") ;;
   --cuda-units) targets=cuda-units ;;
-  -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-  *) die "unknown argument '$1' (expected --cuda-units or nothing; --help says more)" ;;
+  --prepare) targets=none ;;
+  -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  *) die "unknown argument '$1' (expected --cuda-units, --prepare or nothing; --help says more)" ;;
 esac
 
 if [ "$(cut -d. -f1 /etc/debian_version 2>/dev/null)" != 13 ] || [ ! -d /selfsup ]; then
@@ -76,6 +78,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$unpacked" ] || [ ! -f /usr/lib/x86_64-li
 fi
 
 nvcc=$(command -v nvcc) || die "nvcc is missing after installing nvidia-cuda-toolkit"
+[ "$targets" != none ] || { say "the root is ready"; exit 0; }
 say "$("$nvcc" --version | tail -1); $(g++ --version | head -1); host compiler for nvcc: g++-13"
 
 build=build/cuda
