@@ -153,7 +153,11 @@ Frozen load_backbone(std::string_view program, const Common& c, const torch::Dev
   }
   ss::models::AnyBackbone backbone{nullptr};
   if (!c.init.empty()) {
-    const auto state = ss::models::read_state_dict(c.init);
+    std::vector<std::string> notes;
+    const auto state = ss::models::read_state_dict(c.init, &notes);
+    if (!c.quiet) {
+      for (const auto& note : notes) fmt::print("--init {}: {}\n", c.init, note);
+    }
     std::vector<std::string> head;
     for (const auto& [name, t] : state) {
       if (name.rfind("fc.", 0) == 0) head.push_back(name);
@@ -208,6 +212,10 @@ int evaluate(int argc, char** argv) {
     throw std::invalid_argument(fmt::format("evaluate: --data {} has no labels; kNN and the linear probe need them",
                                             c.data.spec));
   }
+  if (knn.k > static_cast<int64_t>(d.train.size())) {
+    throw std::invalid_argument(fmt::format("evaluate: --knn-k {} exceeds the {} training images of --data {}; give "
+                                            "--knn-k {} or less", knn.k, d.train.size(), c.data.spec, d.train.size()));
+  }
   const auto knn_result = ss::eval::knn_classify(train_f, train_y, test_f, test_y, knn);
   std::optional<double> shifted;
   if (d.shifted) {
@@ -221,18 +229,10 @@ int evaluate(int argc, char** argv) {
   auto options = size >= 96 ? ss::views::SimCLRViewOptions::imagenet(size) : ss::views::SimCLRViewOptions::cifar(size);
   options.seed = ss::derive_seed(c.data.seed, 1);
   ss::views::SimCLRViews views(options);
-  std::vector<torch::Tensor> z0, z1;
-  {
-    torch::NoGradGuard no_grad;
-    const int64_t n = d.test.size();
-    for (int64_t from = 0; from < n; from += c.batch_size) {
-      auto images = d.test.images(torch::arange(from, std::min(from + c.batch_size, n),
-                                                torch::TensorOptions().dtype(torch::kLong).device(device)));
-      z0.push_back(model->features(views(images)));
-      z1.push_back(model->features(views(images)));
-    }
-  }
-  const double alignment = ss::eval::alignment(torch::cat(z0), torch::cat(z1));
+  // Two views of each test image, embedded in evaluation mode as every feature is.
+  const auto z0 = ss::data::embed(model, d.test, c.batch_size, {}, [&](const torch::Tensor& x) { return views(x); });
+  const auto z1 = ss::data::embed(model, d.test, c.batch_size, {}, [&](const torch::Tensor& x) { return views(x); });
+  const double alignment = ss::eval::alignment(z0, z1);
   // Uniformity compares all pairs of rows: on at most 4096 of them, a seeded sample.
   torch::Tensor sample = test_f;
   if (test_f.size(0) > 4096) {
@@ -248,6 +248,8 @@ int evaluate(int argc, char** argv) {
   fmt::print("{:<12}{:>10.4f}{:>10.4f}{:>14}{:>14.4f}{:>14.4f}{:>12.4f}{:>12.4f}{:>10.2f}\n", c.data.spec.substr(0, 11),
              knn_result.top1, knn_result.top5, shifted ? fmt::format("{:.4f}", *shifted) : std::string("-"), probe.top1,
              probe.top5, alignment, uniformity, rank);
+  fmt::print("kNN: weighted vote of the k = {} nearest training images (cosine), temperature {}\n", knn.k,
+             knn.temperature);
   if (!c.json.empty()) {
     using ss::report::number;
     const ss::report::Json json{{"init", c.init.empty() ? c.checkpoint : c.init},
@@ -262,7 +264,8 @@ int evaluate(int argc, char** argv) {
                                 {"linear_top5", number(probe.top5)},
                                 {"alignment", number(alignment)},
                                 {"uniformity", number(uniformity)},
-                                {"effective_rank", number(rank)}};
+                                {"effective_rank", number(rank)},
+                                {"knn", {{"k", knn.k}, {"temperature", knn.temperature}}}};
     ex::write_output(program, c.json, [&](const std::string& path) { ss::report::write_json(json, path); });
   }
   return EXIT_SUCCESS;
@@ -325,17 +328,7 @@ int mine(int argc, char** argv) {
     table.second = d.chosen.index_select(0, table.second);
   }
   const std::vector<std::string>& paths = d.train_paths;
-  ex::write_output(program, out, [&](const std::string& path) {
-    const auto temporary = ss::detail::temporary_beside(path);
-    try {
-      ss::data::write_pair_table(temporary, table, paths);
-      std::filesystem::rename(temporary, path);
-    } catch (...) {  // a full disk: the previous table stays, no temporary file is left
-      std::error_code ignored;
-      std::filesystem::remove(temporary, ignored);
-      throw;
-    }
-  });
+  ex::write_output(program, out, [&](const std::string& path) { ss::data::write_pair_table(path, table, paths); });
   const double coverage = static_cast<double>(stats.anchors_with_partner) / static_cast<double>(n);
   fmt::print("{} pairs; {} of {} training images ({:.1f}%) have a partner", mined.table.size(), stats.anchors_with_partner,
              n, 100.0 * coverage);

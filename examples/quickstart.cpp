@@ -64,7 +64,7 @@ int main(int argc, char** argv) try {
                       {.epochs = args.epochs, .batch_size = 128, .learning_rate = 0.1,
                        .seed = args.seed, .log_every = 5});
 
-  const ss::eval::KNNOptions knn{.k = 20, .temperature = 0.1};
+  const ss::eval::KNNOptions knn{};  // k = 20, T = 0.1: the setting every program shares
   auto before = ss::eval::knn_evaluate(trainer.encoder(), train, test, knn);
   auto before_shifted = ss::eval::knn_evaluate(trainer.encoder(), train, shifted, knn);
   fmt::print("SimCLR on the embedded dataset: {} training images, device {}\n", train.size(), args.device);

@@ -106,7 +106,7 @@ int main(int argc, char** argv) try {
   ss::ablation::Options options{
       .trainer = {.epochs = args.epochs, .batch_size = args.batch_size, .learning_rate = 0.1,
                   .schedule = {.warmup_steps = 10}, .log_every = args.log_every},
-      .knn = {.k = 20, .temperature = 0.1},
+      .knn = {},  // k = 20, T = 0.1: the setting every program shares
       .probe = {.max_iterations = 100, .seed = seed},
       .seeds = seeds,
       .baseline = "augmented",

@@ -112,7 +112,9 @@ void write_output(std::string_view program, const std::string& path, Write&& wri
   } catch (const std::exception& e) {
     throw std::runtime_error(fmt::format("{}: {}", program, e.what()));
   }
-  fmt::print("wrote {}\n", path);
+  // The note goes to stderr when the output itself went to stdout.
+  const bool to_stdout = path == "-" || path == "/dev/stdout" || path == "/dev/fd/1" || path == "/proc/self/fd/1";
+  fmt::print(to_stdout ? stderr : stdout, "wrote {}\n", path);
 }
 
 struct DataOptions {

@@ -327,7 +327,11 @@ int run(int argc, char** argv) {
   }
   ss::examples::check_output("train", "--export", c.export_path);
   std::optional<ss::models::StateDict> init_state;
-  if (!c.init.empty()) init_state = ss::models::read_state_dict(c.init);  // before the data: fail early
+  if (!c.init.empty()) {  // before the data: fail early
+    std::vector<std::string> notes;
+    init_state = ss::models::read_state_dict(c.init, &notes);
+    for (const auto& note : notes) fmt::print("--init {}: {}\n", c.init, note);
+  }
   if (!c.checkpoint.empty() && c.seeds > 1) {
     throw std::invalid_argument(fmt::format(
         "train: --checkpoint saves one run, and --seeds {} asks for {}; checkpoint each seed as its own run "
@@ -439,7 +443,7 @@ int run(int argc, char** argv) {
     torch::manual_seed(setup.run_seed);
     return Encoder(ss::models::BackboneFactory<ss::models::AnyBackbone>{backbone}, encoder_options);
   };
-  const ss::eval::KNNOptions knn{.k = 20, .temperature = 0.1};
+  const ss::eval::KNNOptions knn{};  // k = 20, T = 0.1: the setting every program shares
   std::vector<std::uint64_t> seeds;
   for (int64_t i = 0; i < c.seeds; ++i) seeds.push_back(c.data.seed + static_cast<std::uint64_t>(i));
   if (!c.quiet) {
@@ -528,6 +532,8 @@ int run(int argc, char** argv) {
                r.shifted_knn_top1 ? fmt::format("{:.3f}", *r.shifted_knn_top1) : std::string("-"), r.linear_top1,
                r.images_per_s);
   }
+  fmt::print("kNN: weighted vote of the k = {} nearest training images (cosine), temperature {}\n", knn.k,
+             knn.temperature);
   if (seeds.size() > 1) {
     auto cell = [](const ss::stats::Summary& s) { return fmt::format("{:.3f} ± {:.3f}", s.mean, *s.ci95); };
     fmt::print("\n{} {} over {} seeds, mean ± half-width of the 95 % interval (Student t):\n", c.method, c.positives,
@@ -556,6 +562,7 @@ int run(int argc, char** argv) {
               {"world_size", ctx.world_size()},
               {"global_batch_size", c.batch_size * ctx.world_size()}};
     json["seeds"] = seeds;
+    json["knn"] = {{"k", knn.k}, {"temperature", knn.temperature}};
     json["final_loss_runs"] = array(final_losses);
     json["knn_top1_runs"] = array(knn_runs);
     json["shifted_knn_top1_runs"] = shifted_runs ? array(*shifted_runs) : Json(nullptr);

@@ -1,6 +1,7 @@
 #include "../support.hpp"
 
 #include <selfsup/detail/torch_compat.hpp>
+#include <selfsup/data/in_memory.hpp>
 #include <selfsup/eval/knn.hpp>
 
 #include <boost/test/unit_test.hpp>
@@ -45,6 +46,87 @@ BOOST_AUTO_TEST_CASE(separable_clusters_and_blocks) {
   BOOST_TEST(blocked.top1 == full.top1);
   BOOST_TEST(throws_with([&] { eval::knn_classify(x, torch::Tensor(), x, y); }, "knn_classify: needs labels"));
   BOOST_TEST(throws_with([&] { eval::knn_classify(x, y, x.narrow(1, 0, 3), y); }, "same width"));
+}
+
+// Weights exp(s / T) overflow float once s / T > 88: at T = 1e-6 every neighbour weighed inf and
+// the vote was arbitrary. In the limit T -> 0 the weighted vote is the nearest neighbour's label,
+// computed here on its own (argmax of the cosine similarity).
+BOOST_AUTO_TEST_CASE(any_temperature_is_finite_and_tends_to_the_nearest_neighbour) {
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 3);
+  auto train = torch::randn({300, 8}, gen, torch::kFloat32);
+  auto train_y = torch::randint(0, 6, {300}, gen, torch::kLong);
+  auto test = torch::randn({200, 8}, gen, torch::kFloat32);
+  auto test_y = torch::randint(0, 6, {200}, gen, torch::kLong);
+  auto unit = [](const torch::Tensor& x) { return x / x.norm(2, 1, true); };
+  auto nearest = unit(test).mm(unit(train).t()).argmax(1);
+  const double one_nn = train_y.index_select(0, nearest).eq(test_y).to(torch::kFloat64).mean().item<double>();
+  for (double t : {1e-6, 0.005, 0.01}) {
+    auto r = eval::knn_classify(train, train_y, test, test_y, {.k = 20, .temperature = t});
+    BOOST_TEST_CONTEXT("T = " << t) {
+      BOOST_TEST(std::isfinite(r.top1));
+      if (t == 1e-6) {
+        BOOST_TEST(r.top1 == one_nn);
+        BOOST_TEST(r.top5 == one_nn);  // one class gets a vote: no others to rank
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(top5_counts_only_classes_with_votes) {
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 4);
+  auto x = torch::randn({100, 4}, gen, torch::kFloat32);
+  auto y = torch::randint(0, 10, {100}, gen, torch::kLong);
+  auto q = torch::randn({50, 4}, gen, torch::kFloat32);
+  auto qy = torch::randint(0, 10, {50}, gen, torch::kLong);
+  auto r = eval::knn_classify(x, y, q, qy, {.k = 1});
+  BOOST_TEST(r.top5 == r.top1);  // k = 1: one class voted for, so top-5 is top-1
+}
+
+BOOST_AUTO_TEST_CASE(degenerate_data_is_refused_by_name) {
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 5);
+  auto x = torch::randn({10, 4}, gen, torch::kFloat32);
+  auto y = torch::arange(10, torch::kLong).remainder(2);
+  BOOST_TEST(throws_with([&] { eval::knn_classify(x, y, x, y, {.k = 11}); }, "the training set has 10 samples"));
+  BOOST_TEST(throws_with([&] { eval::knn_classify(x, torch::zeros_like(y), x, y, {.k = 3}); }, "a single class"));
+  auto bad = x.clone();
+  bad[3][1] = std::nan("");
+  BOOST_TEST(throws_with([&] { eval::knn_classify(bad, y, x, y, {.k = 3}); }, "NaN or infinite"));
+  BOOST_TEST(throws_with([&] { eval::knn_classify(x, y, bad, y, {.k = 3}); }, "NaN or infinite"));
+}
+
+namespace {
+// An encoder with BatchNorm: in training mode its features depend on the batch around them.
+struct NormedImpl : torch::nn::Module {
+  NormedImpl() : conv(register_module("conv", torch::nn::Conv2d(3, 4, 3))),
+                 norm(register_module("norm", torch::nn::BatchNorm2d(4))) {}
+  torch::Tensor features(const torch::Tensor& x) { return norm(conv(x)).mean({2, 3}); }
+  torch::Tensor forward(const torch::Tensor& x) { return features(x); }
+  torch::nn::Conv2d conv;
+  torch::nn::BatchNorm2d norm;
+};
+TORCH_MODULE(Normed);
+}  // namespace
+
+// Features (plain or of transformed views, as evaluate's alignment uses) never depend on the
+// batch size: data::embed runs the encoder in evaluation mode, and restores its mode after.
+BOOST_AUTO_TEST_CASE(embedding_does_not_depend_on_the_batch) {
+  torch::manual_seed(0);
+  Normed encoder;
+  {  // running statistics away from their initial values
+    torch::NoGradGuard no_grad;
+    encoder->train(true);
+    for (int i = 0; i < 3; ++i) encoder->forward(torch::rand({8, 3, 8, 8}) * 3 + 1);
+  }
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 6);
+  auto images = torch::randint(0, 256, {9, 3, 8, 8}, gen, torch::kLong).to(torch::kUInt8);
+  selfsup::data::InMemoryDataset data(images, torch::zeros({9}, torch::kLong));
+  auto flip = [](const torch::Tensor& x) { return x.flip({3}); };
+  const auto one = selfsup::data::embed(encoder, data, 1, {}, flip);
+  const auto all = selfsup::data::embed(encoder, data, 9, {}, flip);
+  const auto four = selfsup::data::embed(encoder, data, 4);
+  BOOST_TEST(encoder->is_training());  // restored
+  BOOST_TEST(torch::allclose(one, all, 1e-5, 1e-6));
+  BOOST_TEST(!torch::allclose(four, all, 1e-5, 1e-6));  // the flip was applied
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,6 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -89,6 +90,78 @@ BOOST_AUTO_TEST_CASE(torchvision_resnets_round_trip) {
 
 // Without Python: export and import through an AnyBackbone, the SmallCNN under its own names, and
 // the refusals of files that are not state dicts.
+// Weights as training code elsewhere saves them (torchvision_weights.py make_foreign): nested in
+// a checkpoint's dict, under prefixes; and files a reader must refuse.
+BOOST_AUTO_TEST_CASE(weights_saved_elsewhere) {
+  const auto dir = interop_dir();
+  if (dir.empty()) {
+    BOOST_TEST_MESSAGE("SELFSUP_INTEROP_DIR is not set: run this through ctest (unit.interop)");
+    return;
+  }
+  const auto plain = models::read_state_dict(dir + "/resnet18.pt");
+  auto same_as_plain = [&](const models::StateDict& state) {
+    BOOST_TEST(state.size() == plain.size());
+    for (const auto& [name, t] : state) BOOST_TEST(torch::equal(t, entry(plain, name)), name);
+  };
+  std::vector<std::string> notes;
+  const auto lightning = models::read_state_dict(dir + "/lightning.pt", &notes);
+  same_as_plain(lightning);
+  BOOST_TEST(notes.size() == 2u);
+  BOOST_TEST(notes.at(0).find("under 'state_dict'") != std::string::npos);
+  BOOST_TEST(notes.at(0).find("epoch (Int)") != std::string::npos);
+  BOOST_TEST(notes.at(1).find("under the prefix 'backbone.' (2 others left out)") != std::string::npos);
+  notes.clear();
+  const auto moco = models::read_state_dict(dir + "/moco.pt", &notes);  // the query encoder, not the key encoder
+  same_as_plain(moco);
+  BOOST_TEST(notes.at(1).find("'module.encoder_q.'") != std::string::npos);
+  models::ResNet net(models::ResNetOptions{.depth = 18});
+  BOOST_TEST(models::import_weights(net.ptr(), moco, "moco.pt").tensors == static_cast<int64_t>(moco.size()) - 2);  // fc.*
+
+  BOOST_TEST(throws_with([&] { models::read_state_dict(dir + "/no_state_dict.pt"); },
+                         "holds a dict of epoch (Int), weights (GenericList): not a state dict"));
+  // A record shorter than its storage: refused before LibTorch's reader would read past it.
+  BOOST_TEST(throws_with([&] { models::read_state_dict(dir + "/short.pt"); },
+                         "short.pt': the storage '0' holds 4096 FloatStorage elements (16384 bytes), but its record "
+                         "has 8192 bytes"));
+}
+
+// What a backbone must not be given, refused by name before anything is copied.
+BOOST_AUTO_TEST_CASE(weights_refused_by_name) {
+  models::ResNet net(models::ResNetOptions{.depth = 18, .width = 8});
+  const auto good = models::reference_state_dict(net.ptr());
+  auto with = [&](const std::string& name, const torch::Tensor& t) {
+    auto state = good;
+    for (auto& [n, v] : state) {
+      if (n == name) v = t;
+    }
+    return state;
+  };
+  const auto w = entry(good, "layer1.0.conv1.weight");
+  BOOST_TEST(throws_with([&] { models::import_weights(net.ptr(), with("layer1.0.conv1.weight", w.to(torch::kInt)), "f"); },
+                         "'layer1.0.conv1.weight' holds Int values, expected floating point"));
+  auto nan = entry(good, "layer2.0.bn1.running_var").clone();
+  nan[0] = std::nan("");
+  BOOST_TEST(throws_with([&] { models::import_weights(net.ptr(), with("layer2.0.bn1.running_var", nan), "f"); },
+                         "'layer2.0.bn1.running_var' holds NaN or infinite values"));
+  // One changed tensor changes many shapes after it; the message leads with the first.
+  models::ResNet wide(models::ResNetOptions{.depth = 18, .width = 16});
+  BOOST_TEST(throws_with([&] { models::import_weights(net.ptr(), models::reference_state_dict(wide.ptr()), "f"); },
+                         "does not fit the backbone; first: the shape of conv1.weight (expected [8, 3, 7, 7], got [16, 3, 7, 7])"));
+  // A ResNet-101's blocks (3, 4, 23, 3 bottlenecks) are named, not listed as mismatches.
+  models::ResNet fifty(models::ResNetOptions{.depth = 50, .width = 8});
+  auto deeper = models::reference_state_dict(fifty.ptr());
+  const auto block = models::reference_state_dict(fifty.ptr());
+  for (int64_t i = 6; i < 23; ++i) {
+    for (const auto& [name, t] : block) {
+      if (name.rfind("layer3.5.", 0) == 0) deeper.emplace_back("layer3." + std::to_string(i) + name.substr(8), t);
+    }
+  }
+  BOOST_TEST(throws_with([&] { models::backbone_for(deeper, "r101.pt"); },
+                         "r101.pt holds a ResNet with 3, 4, 23 and 3 bottleneck blocks per stage (ResNet-101); "
+                         "selfsup's ResNets are ResNet-18, 34 and 50"));
+  BOOST_CHECK_NO_THROW(models::backbone_for(block, "r50.pt"));
+}
+
 BOOST_AUTO_TEST_CASE(weights_files) {
   const auto dir = std::filesystem::temp_directory_path() / ("selfsup-weights-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
@@ -121,6 +194,9 @@ BOOST_AUTO_TEST_CASE(weights_files) {
   BOOST_TEST(throws_with([&] { models::read_state_dict((dir / "legacy.pt").string()); },
                          "it is a bare pickle, torch.save's format before PyTorch 1.6"));
   BOOST_TEST(throws_with([&] { models::read_state_dict((dir / "none.pt").string()); }, "cannot open"));
+  std::ofstream(dir / "checkpoint.pt", std::ios::binary) << "selfsup checkpoint 1\n" << std::string(40, '\0');
+  BOOST_TEST(throws_with([&] { models::read_state_dict((dir / "checkpoint.pt").string()); },
+                         "is a selfsup checkpoint, not a state dict: the programs read it with --checkpoint PATH"));
   BOOST_TEST(throws_with([&] { models::read_state_dict(dir.string()); }, "is a folder, expected a file"));
   std::filesystem::remove_all(dir);
 }

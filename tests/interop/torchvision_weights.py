@@ -59,6 +59,37 @@ def make(folder):
     torch.save(reference, f"{folder}/reference.pt")
     # One entry: pickled with SETITEM rather than SETITEMS.
     torch.save(torch.nn.Linear(3, 2, bias=False).state_dict(), f"{folder}/one_entry.pt")
+    make_foreign(folder, seeded_resnet(18, 18).state_dict())
+
+
+def make_foreign(folder, sd):
+    """ResNet-18's weights as training code elsewhere saves them, nested in a checkpoint's dict
+    under prefixes; files a reader must refuse."""
+    projector = {"projector.0.weight": torch.randn(8, 512), "projector.0.bias": torch.randn(8)}
+    # Lightning and solo-learn: {"state_dict": {"backbone.*", "projector.*"}, "epoch", ...}
+    lightning = collections.OrderedDict((f"backbone.{k}", v) for k, v in sd.items())
+    lightning.update(projector)
+    torch.save({"epoch": 3, "global_step": 120, "state_dict": lightning}, f"{folder}/lightning.pt")
+    # MoCo's main_moco.py: {"epoch", "arch", "state_dict": {"module.encoder_q.*", "module.encoder_k.*"}}
+    # (the key encoder's tensors stand in small: a reader must take the query encoder's)
+    moco = collections.OrderedDict((f"module.encoder_q.{k}", v) for k, v in sd.items())
+    moco.update((f"module.encoder_k.{k}", torch.zeros(1)) for k in sd)
+    torch.save({"epoch": 3, "arch": "resnet18", "state_dict": moco}, f"{folder}/moco.pt")
+    # Nothing that names the weights.
+    torch.save({"epoch": 3, "weights": [1, 2]}, f"{folder}/no_state_dict.pt")
+    # A storage record shorter than its tensor (a damaged or cut download).
+    torch.save(torch.nn.Linear(64, 64).state_dict(), f"{folder}/short.pt")
+    truncate_first_storage(f"{folder}/short.pt")
+
+def truncate_first_storage(path):
+    """Rewrites torch.save's zip archive with the first tensor's storage record (data/0) cut to
+    half its bytes."""
+    import zipfile
+    with zipfile.ZipFile(path) as z:
+        records = [(info.filename, z.read(info.filename)) for info in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as z:
+        for name, data in records:
+            z.writestr(name, data[: len(data) // 2] if name.endswith("/data/0") else data)
 
 
 def load(path):

@@ -274,6 +274,11 @@ BOOST_AUTO_TEST_CASE(mined_pairs_by_cosine_knn) {
   BOOST_TEST(std::abs(pairs::pair_precision(m.table, labels) - 2.0 / 3.0) < 1e-12);
   BOOST_TEST(throws_with([&] { pairs::mine_pairs(f.narrow(0, 0, 1)); }, "mine_pairs: needs at least 2 images"));
   BOOST_TEST(throws_with([&] { pairs::mine_pairs(f, {.threshold = 2.0}); }, "threshold must be a cosine similarity in [-1, 1]"));
+  // Constant (collapsed) features have no neighbours, only ties; non-finite ones no order at all.
+  BOOST_TEST(throws_with([&] { pairs::mine_pairs(torch::ones({6, 3}) * 2); }, "point the same way"));
+  auto nan = f.clone();
+  nan[1][0] = std::nan("");
+  BOOST_TEST(throws_with([&] { pairs::mine_pairs(nan); }, "NaN or infinite"));
   // The policy draws from the mined table and marks the pairs as mined.
   pairs::Mined source(m);
   source.bind(info(5, labels, torch::kCPU));

@@ -22,6 +22,7 @@
 
 #include <selfsup/data/pair_table_text.hpp>
 #include <selfsup/detail/check.hpp>
+#include <selfsup/detail/files.hpp>
 
 #include <torch/torch.h>
 
@@ -131,8 +132,10 @@ inline PairTable read_pair_table(const std::filesystem::path& file, const PairTa
   return parse_pair_table(text.str(), options, file.string(), fn);
 }
 
-/// Writes `table` in the format read_pair_table reads. With `paths` (the image path of every
-/// dataset index), entries are written as paths; class ids as their names when the table has them.
+/// Writes `table` in the format read_pair_table reads, by the output rule of every writer
+/// (detail/files.hpp: a file replaced atomically, a link's target replaced, a pipe written
+/// through). With `paths` (the image path of every dataset index), entries are written as paths;
+/// class ids as their names when the table has them.
 inline void write_pair_table(const std::filesystem::path& file, const PairTable& table,
                              std::span<const std::string> paths = {}) {
   constexpr std::string_view fn = "selfsup::data::write_pair_table";
@@ -168,10 +171,7 @@ inline void write_pair_table(const std::filesystem::path& file, const PairTable&
     }
     out << '\n';
   }
-  std::ofstream file_out(file, std::ios::binary);
-  TORCH_CHECK(file_out, fn, ": cannot open ", file.string(), " for writing");
-  file_out << out.str();
-  TORCH_CHECK(file_out.good(), fn, ": error while writing ", file.string());
+  selfsup::detail::write_whole_file(file, out.str(), std::string(fn));
 }
 
 /// What a pair table covers, for a dataset of `dataset_size` images.

@@ -16,15 +16,21 @@
 
 namespace selfsup::eval {
 
+/// The one kNN setting of every program and runner (train, evaluate, the studies, the ablation
+/// runner, hooks::KNNMonitor), so that the same weights always get the same kNN accuracy: k = 20
+/// neighbours, as DINO's evaluation (Wu et al. used 200 on ImageNet's 1.28 M images; 20 suits the
+/// small and subsampled sets this library studies), temperature 0.1. Programs print and record it.
 struct KNNOptions {
-  int64_t k = 200;
+  int64_t k = 20;
   double temperature = 0.1;
   int64_t block = 1024;  ///< test rows compared with the training set at once
 };
 
 struct KNNResult {
   double top1 = 0.0;  ///< fraction of test samples whose highest-voted class is their label
-  double top5 = 0.0;  ///< fraction whose label is among the five highest-voted classes
+  /// fraction whose label is among the five highest-voted classes that got any vote (with k < 5
+  /// fewer classes are voted for, and classes without votes never count as hits)
+  double top5 = 0.0;
 };
 
 /// `train_features` (N, F) and `test_features` (M, F) are normalised here; labels int64.
@@ -48,7 +54,19 @@ inline KNNResult knn_classify(const torch::Tensor& train_features, const torch::
               " and ", test_features.size(1));
   TORCH_CHECK(options.k >= 1 && options.block >= 1, fn, ": k and block must be >= 1, got ",
               options.k, " and ", options.block);
+  TORCH_CHECK(options.k <= train_features.size(0), fn, ": k = ", options.k, " neighbours, but the training set has ",
+              train_features.size(0), " samples; give k <= ", train_features.size(0));
   selfsup::detail::check_positive(fn, "temperature", options.temperature);
+  TORCH_CHECK(train_features.numel() == 0 || torch::isfinite(train_features).all().item<bool>(), fn,
+              ": the training features hold NaN or infinite values (non-finite weights, or a diverged run)");
+  TORCH_CHECK(test_features.numel() == 0 || torch::isfinite(test_features).all().item<bool>(), fn,
+              ": the test features hold NaN or infinite values (non-finite weights, or a diverged run)");
+  TORCH_CHECK(test_features.size(0) >= 1, fn, ": the test set is empty");
+  TORCH_CHECK(train_labels.min().item<int64_t>() >= 0 && test_labels.min().item<int64_t>() >= 0, fn,
+              ": labels must be class ids >= 0");
+  TORCH_CHECK(train_labels.min().item<int64_t>() != train_labels.max().item<int64_t>(), fn,
+              ": the training labels hold a single class; kNN accuracy needs at least two (it would be 1 whatever "
+              "the features)");
   namespace F = torch::nn::functional;
   auto train = F::normalize(train_features.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
   auto test = F::normalize(test_features.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1))
@@ -64,13 +82,15 @@ inline KNNResult knn_classify(const torch::Tensor& train_features, const torch::
     const int64_t len = std::min(options.block, test.size(0) - start);
     auto sim = test.narrow(0, start, len).mm(train.t());                  // (b, N)
     auto [top_sim, top_idx] = sim.topk(k, 1);                             // (b, k)
-    auto weights = (top_sim / options.temperature).exp();
+    // exp((s - s_max) / T): the same votes up to one factor per row, finite for every T > 0
+    // (exp(s / T) overflows float once s / T > 88); the nearest neighbour weighs 1.
+    auto weights = ((top_sim - top_sim.narrow(1, 0, 1)) / options.temperature).exp();
     auto votes = torch::zeros({len, classes}, weights.options())
                      .scatter_add_(1, train_y.index({top_idx}), weights);  // (b, C)
-    auto ranked = std::get<1>(votes.topk(top, 1));                           // (b, top)
+    auto [ranked_votes, ranked] = votes.topk(top, 1);                        // (b, top)
     auto truth = test_y.narrow(0, start, len).unsqueeze(1);
     hits1 += ranked.narrow(1, 0, 1).eq(truth).sum();
-    hits5 += ranked.eq(truth).any(1).sum();
+    hits5 += (ranked.eq(truth) & ranked_votes.gt(0)).any(1).sum();
   }
   const double m = static_cast<double>(test.size(0));
   return {hits1.item<double>() / m, hits5.item<double>() / m};

@@ -26,6 +26,7 @@
 #include <torch/csrc/jit/serialization/pickler.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <filesystem>
@@ -130,12 +131,16 @@ inline std::vector<char> filtered_archive(const std::vector<char>& bytes, const 
     out.insert(out.end(), c, c + size);
     return size;
   });
+  std::map<std::string, size_t> record_sizes;
+  std::vector<StorageRef> storages;
   for (const auto& record : reader.getAllRecords()) {
     // The writer writes its own version (and, in newer LibTorch, serialization id).
     if (record == "version" || record == ".data/version" || record == ".data/serialization_id") continue;
     auto [data, size] = reader.getRecord(record);
     const char* c = static_cast<const char*>(data.get());
+    record_sizes[record] = size;
     if (record == "data.pkl") {
+      storages = storage_refs(std::string_view(c, size), what);
       const auto filtered = filter_state_dict_pickle(std::string_view(c, size), what);
       writer.writeRecord(record, filtered.data(), filtered.size());
     } else {
@@ -143,6 +148,22 @@ inline std::vector<char> filtered_archive(const std::vector<char>& bytes, const 
     }
   }
   writer.writeEndOfFile();
+  // LibTorch's reader takes numel elements from a storage's record whatever its length: a record
+  // shorter than its storage (a cut or damaged file) is refused here, before it is read past.
+  for (const auto& s : storages) {
+    if (s.numel < 0) throw std::invalid_argument(what + ": the storage '" + s.key + "' has a negative or huge size");
+    if (s.numel == 0) continue;
+    const auto it = record_sizes.find("data/" + s.key);
+    if (it == record_sizes.end()) {
+      throw std::invalid_argument(what + ": the storage '" + s.key + "' (" + s.type + ") has no record data/" + s.key +
+                                  " in the archive (a damaged file)");
+    }
+    if (s.item_size > 0 && static_cast<uint64_t>(it->second) < static_cast<uint64_t>(s.numel) * static_cast<uint64_t>(s.item_size)) {
+      throw std::invalid_argument(what + ": the storage '" + s.key + "' holds " + std::to_string(s.numel) + " " + s.type +
+                                  " elements (" + std::to_string(s.numel * s.item_size) + " bytes), but its record has " +
+                                  std::to_string(it->second) + " bytes (a cut or damaged file)");
+    }
+  }
   return out;
 }
 
@@ -202,11 +223,68 @@ void export_weights(const Holder& module, const std::string& path) {
   export_weights(std::static_pointer_cast<torch::nn::Module>(module.ptr()), path);
 }
 
+namespace detail {
+
+/// The keys under which training code elsewhere nests a model's weights in its checkpoint dict
+/// (Lightning and solo-learn: state_dict; torchvision's references: model; DINO: teacher and
+/// student), in the order they are tried.
+inline const std::vector<std::string>& nested_state_dict_keys() {
+  static const std::vector<std::string> keys = {"state_dict", "model", "model_state_dict", "module", "net",
+                                                "network",    "teacher", "student",        "encoder", "backbone"};
+  return keys;
+}
+
+inline bool all_tensors(const c10::impl::GenericDict& dict) {
+  for (const auto& item : dict) {
+    if (!item.key().isString() || !item.value().isTensor()) return false;
+  }
+  return true;
+}
+
+/// The prefixes P ('' included) under which `state` holds a whole backbone's first tensors:
+/// P + conv1.weight, bn1.weight and layer1.0.conv1.weight (a ResNet, torchvision's names), or
+/// P + layers.0.weight (a SmallCNN).
+inline std::vector<std::string> backbone_prefixes(const StateDict& state) {
+  std::map<std::string, int> names;
+  for (const auto& [name, t] : state) names[name] = 1;
+  std::vector<std::string> out;
+  auto ends = [](const std::string& name, const std::string& tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  for (const auto& [name, t] : state) {
+    std::string prefix;
+    if (ends(name, "conv1.weight")) {
+      prefix = name.substr(0, name.size() - std::string("conv1.weight").size());
+      if (!names.count(prefix + "bn1.weight") || !names.count(prefix + "layer1.0.conv1.weight")) continue;
+    } else if (ends(name, "layers.0.weight")) {
+      prefix = name.substr(0, name.size() - std::string("layers.0.weight").size());
+    } else {
+      continue;
+    }
+    if (!prefix.empty() && prefix.back() != '.') continue;
+    if (std::find(out.begin(), out.end(), prefix) == out.end()) out.push_back(prefix);
+  }
+  return out;
+}
+
+}  // namespace detail
+
 /// Reads a state dict written by torch.save (a dict or OrderedDict of tensors, as
-/// `model.state_dict()` gives) or by export_weights.
-inline StateDict read_state_dict(const std::string& path) {
+/// `model.state_dict()` gives) or by export_weights. Weights saved the ways training code
+/// elsewhere saves them are found: nested in a checkpoint's dict (under one of
+/// detail::nested_state_dict_keys, e.g. Lightning's `{"state_dict": ..., "epoch": 3}`) and under a
+/// prefix (`module.` of DataParallel, `backbone.` of solo-learn, `module.encoder_q.` of MoCo;
+/// a momentum branch such as `encoder_k.` is passed over): what was used is appended to `notes`
+/// when given. Anything else is refused with what the file holds and the fix; so is a tensor
+/// whose storage record is shorter than its storage, a selfsup checkpoint (read with
+/// checkpoint::read), a malformed pickle, naming the file.
+inline StateDict read_state_dict(const std::string& path, std::vector<std::string>* notes) {
   const std::string what = "selfsup::models::read_state_dict: '" + path + "'";
   const auto bytes = detail::read_file(path, "selfsup::models::read_state_dict");
+  if (std::string_view(bytes.data(), std::min<size_t>(bytes.size(), 19)) == "selfsup checkpoint ") {
+    throw std::invalid_argument(what + " is a selfsup checkpoint, not a state dict: the programs read it with "
+                                "--checkpoint PATH (checkpoint::read); train --export writes a backbone's state dict");
+  }
   if (bytes.size() < 4 || bytes[0] != 'P' || bytes[1] != 'K') {
     const bool legacy = !bytes.empty() && static_cast<unsigned char>(bytes[0]) == 0x80;  // a bare pickle
     throw std::invalid_argument(
@@ -221,21 +299,82 @@ inline StateDict read_state_dict(const std::string& path) {
     value = torch::pickle_load(detail::filtered_archive(bytes, what));
   } catch (const c10::Error& e) {
     throw std::invalid_argument(what + ": LibTorch cannot read it: " + e.what_without_backtrace());
+  } catch (const std::invalid_argument&) {
+    throw;  // the filter's own errors name the file
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(what + ": LibTorch cannot read it (a damaged or unsupported file): " + e.what());
   }
   if (!value.isGenericDict()) {
     throw std::invalid_argument(what + " holds a " + value.tagKind() + ", expected a dict of tensors (a state dict)");
   }
-  StateDict out;
-  for (const auto& item : value.toGenericDict()) {
-    if (!item.key().isString()) throw std::invalid_argument(what + ": a key is a " + item.key().tagKind() + ", expected a name");
-    if (!item.value().isTensor()) {
-      throw std::invalid_argument(what + ": '" + item.key().toStringRef() + "' is a " + item.value().tagKind() +
-                                  ", expected a tensor");
+  auto dict = value.toGenericDict();
+  if (!detail::all_tensors(dict)) {
+    std::string contents;
+    for (const auto& item : dict) {
+      contents += (contents.empty() ? "" : ", ") +
+                  (item.key().isString() ? item.key().toStringRef() : "(a " + item.key().tagKind() + ")") + " (" +
+                  item.value().tagKind() + ")";
     }
+    bool found = false;
+    for (const auto& key : detail::nested_state_dict_keys()) {
+      const auto it = dict.find(key);
+      if (it == dict.end() || !it->value().isGenericDict() || !detail::all_tensors(it->value().toGenericDict())) continue;
+      dict = it->value().toGenericDict();
+      if (notes != nullptr) notes->push_back("read the state dict under '" + key + "' of the file's dict (" + contents + ")");
+      found = true;
+      break;
+    }
+    if (!found) {
+      std::string tried;
+      for (const auto& key : detail::nested_state_dict_keys()) tried += (tried.empty() ? "" : ", ") + key;
+      throw std::invalid_argument(what + " holds a dict of " + contents + ": not a state dict (names to tensors), "
+                                  "and none of its entries " + tried + " is one. Save the model's weights in Python "
+                                  "with torch.save(model.state_dict(), path)");
+    }
+  }
+  StateDict out;
+  for (const auto& item : dict) {
     out.emplace_back(item.key().toStringRef(), item.value().toTensor());
   }
-  return out;
+  // A backbone under a prefix: its tensors, renamed; a momentum branch only when nothing else is.
+  auto prefixes = detail::backbone_prefixes(out);
+  if (prefixes.empty() || std::find(prefixes.begin(), prefixes.end(), "") != prefixes.end()) return out;
+  auto momentum = [](const std::string& p) {
+    for (const char* m : {"encoder_k.", "momentum", "target", "ema."}) {
+      if (p.find(m) != std::string::npos) return true;
+    }
+    return false;
+  };
+  std::vector<std::string> online;
+  for (const auto& p : prefixes) {
+    if (!momentum(p)) online.push_back(p);
+  }
+  if (!online.empty()) prefixes = online;
+  if (prefixes.size() > 1) {
+    std::string list;
+    for (const auto& p : prefixes) list += (list.empty() ? "'" : ", '") + p + "'";
+    throw std::invalid_argument(what + " holds several backbones, under the prefixes " + list + "; save the one "
+                                "you mean in Python: torch.save({k[len(P):]: v for k, v in sd.items() if "
+                                "k.startswith(P)}, path)");
+  }
+  const auto& prefix = prefixes.front();
+  StateDict kept;
+  int64_t left_out = 0;
+  for (auto& [name, t] : out) {
+    if (name.rfind(prefix, 0) == 0) {
+      kept.emplace_back(name.substr(prefix.size()), t);
+    } else {
+      ++left_out;
+    }
+  }
+  if (notes != nullptr) {
+    notes->push_back("read the " + std::to_string(kept.size()) + " tensors under the prefix '" + prefix + "' (" +
+                     std::to_string(left_out) + " others left out)");
+  }
+  return kept;
 }
+
+inline StateDict read_state_dict(const std::string& path) { return read_state_dict(path, nullptr); }
 
 /// What import_weights did.
 struct ImportReport {
@@ -262,15 +401,18 @@ inline ImportReport import_weights(const std::shared_ptr<torch::nn::Module>& mod
     given[name] = t;
   }
   std::map<std::string, bool> known;
+  std::string first;  // the first difference in the backbone's own order: usually the cause
   for (const auto& [name, target] : targets) {
     known[name] = true;
     auto it = given.find(name);
     if (it == given.end()) {
       missing.push_back(name);
+      if (first.empty()) first = name + " is missing";
     } else if (it->second.sizes() != target.sizes()) {
       std::ostringstream s;
       s << name << " (expected " << target.sizes() << ", got " << it->second.sizes() << ")";
       shapes.push_back(s.str());
+      if (first.empty()) first = "the shape of " + s.str();
     }
   }
   for (const auto& [name, t] : given) {
@@ -285,11 +427,24 @@ inline ImportReport import_weights(const std::shared_ptr<torch::nn::Module>& mod
       return out;
     };
     std::string message = fn + ": " + source + " does not fit the backbone";
+    if (!first.empty()) message += "; first: " + first;
     if (!shapes.empty()) message += "\n  shapes differ: " + list(shapes);
     if (!missing.empty()) message += "\n  missing: " + list(missing);
     if (!unknown.empty()) message += "\n  not in the backbone: " + list(unknown);
     message += "\n(a ResNet's stem must match: --stem imagenet for torchvision's 7x7 conv1, --stem cifar for a 3x3 one)";
     throw std::invalid_argument(message);
+  }
+  // Values a backbone cannot be trusted with, refused by name before anything is copied.
+  for (const auto& [name, target] : targets) {
+    const auto& t = given.at(name);
+    if (target.is_floating_point() && !t.is_floating_point()) {
+      throw std::invalid_argument(fn + ": " + source + ": '" + name + "' holds " + std::string(c10::toString(t.scalar_type())) +
+                                  " values, expected floating point (a quantised or damaged file?)");
+    }
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>()) {
+      throw std::invalid_argument(fn + ": " + source + ": '" + name + "' holds NaN or infinite values (weights of a "
+                                  "diverged run?)");
+    }
   }
   torch::NoGradGuard no_grad;
   for (auto& [name, target] : targets) {
@@ -309,7 +464,23 @@ inline AnyBackbone backbone_for(const StateDict& state, const std::string& what 
   if (has("conv1.weight")) {
     const auto& conv1 = by_name.at("conv1.weight");
     if (conv1.dim() != 4) throw std::invalid_argument("selfsup::models::backbone_for: " + what + ": conv1.weight is not 4-d");
-    const int64_t depth = has("layer1.0.conv3.weight") ? 50 : has("layer1.2.conv1.weight") ? 34 : 18;
+    // The depth from the blocks per stage (torchvision: 18: 2 2 2 2, 34 and 50: 3 4 6 3,
+    // 101: 3 4 23 3, 152: 3 8 36 3); bottleneck blocks have a conv3.
+    std::array<int64_t, 4> blocks{};
+    for (int64_t stage = 0; stage < 4; ++stage) {
+      while (has("layer" + std::to_string(stage + 1) + "." + std::to_string(blocks[stage]) + ".conv1.weight")) ++blocks[stage];
+    }
+    const bool bottleneck = has("layer1.0.conv3.weight");
+    const std::array<int64_t, 4> basic18{2, 2, 2, 2}, deep{3, 4, 6, 3};
+    const int64_t depth = blocks == basic18 && !bottleneck ? 18 : blocks == deep ? (bottleneck ? 50 : 34) : 0;
+    if (depth == 0) {
+      const int64_t layers = 2 + (bottleneck ? 3 : 2) * (blocks[0] + blocks[1] + blocks[2] + blocks[3]);
+      throw std::invalid_argument(
+          "selfsup::models::backbone_for: " + what + " holds a ResNet with " + std::to_string(blocks[0]) + ", " +
+          std::to_string(blocks[1]) + ", " + std::to_string(blocks[2]) + " and " + std::to_string(blocks[3]) + " " +
+          (bottleneck ? "bottleneck" : "basic") + " blocks per stage (ResNet-" + std::to_string(layers) +
+          "); selfsup's ResNets are ResNet-18, 34 and 50");
+    }
     backbone = AnyBackbone(ResNet(ResNetOptions{.depth = depth, .cifar_stem = conv1.size(2) == 3,
                                                 .width = conv1.size(0), .in_channels = conv1.size(1)}));
   } else if (has("layers.0.weight")) {

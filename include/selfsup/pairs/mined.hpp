@@ -65,8 +65,15 @@ inline MinedPairs mine_pairs(const torch::Tensor& features, const MineOptions& o
     selfsup::detail::check_dim(fn, "labels", labels, 1);
     TORCH_CHECK(labels.size(0) == n, fn, ": ", n, " feature rows but ", labels.size(0), " labels");
   }
+  TORCH_CHECK(torch::isfinite(features).all().item<bool>(), fn,
+              ": the features hold NaN or infinite values (non-finite weights, or a diverged run)");
   namespace F = torch::nn::functional;
   auto f = F::normalize(features.detach().to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
+  // Features that are (almost) one direction for every image (a collapsed or constant backbone)
+  // have no nearest neighbours: every pair would be an arbitrary tie.
+  TORCH_CHECK((f - f.mean(0, true)).norm(2, 1).max().item<double>() > 1e-4, fn,
+              ": the features of all ", n, " images point the same way (a collapsed backbone, or one that ignores its "
+              "input); their nearest neighbours would be arbitrary ties");
   const int64_t k = std::min(options.k, n - 1);
   const auto lopt = torch::TensorOptions().dtype(torch::kLong).device(f.device());
   auto knn = torch::empty({n, k}, lopt);

@@ -118,7 +118,9 @@ inline torch::serialize::InputArchive read(const std::string& path,
     archive.load_from(unframed.payload.data(), unframed.payload.size());
   } catch (const c10::Error& e) {
     TORCH_CHECK(false, fn, ": cannot read '", path, "' (", unframed.framed ? "its checksum is right, but " : "",
-                "LibTorch cannot read the archive): ", e.what_without_backtrace());
+                "LibTorch cannot read the archive): ", e.what_without_backtrace(),
+                unframed.framed ? "" : "; if it is a model's weights (torch.save of a state dict, or train --export), "
+                                       "read them with models::read_state_dict: the programs' --init PATH");
   }
   return archive;
 }

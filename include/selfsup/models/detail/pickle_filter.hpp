@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -121,6 +122,88 @@ inline std::vector<PickleOp> parse_pickle(std::string_view p, const std::string&
   }
   if (!stopped) fail("no STOP", at);
   return ops;
+}
+
+/// A tensor storage a state dict's pickle refers to: torch.save's persistent id
+/// ('storage', torch.<Type>Storage, key, location, numel).
+struct StorageRef {
+  std::string key;       ///< its record is data/<key>
+  std::string type;      ///< e.g. FloatStorage
+  int64_t numel = 0;
+  int64_t item_size = 0;  ///< bytes per element; 0 for a type this reader does not know
+};
+
+/// The storages `p` refers to, so that their records can be checked against their sizes before
+/// LibTorch's reader trusts them (it reads numel elements from a record of any length).
+inline std::vector<StorageRef> storage_refs(std::string_view p, const std::string& what) {
+  const auto ops = parse_pickle(p, what);
+  struct Token {
+    char kind = 'o';  // s: string, i: integer, g: global, t: tuple, o: anything else
+    std::string text;
+    int64_t number = 0;
+    std::vector<Token> items;
+  };
+  auto le = [&](size_t at, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; ++i) v |= static_cast<uint64_t>(static_cast<unsigned char>(p[at + i])) << (8 * i);
+    return v;
+  };
+  std::vector<std::vector<Token>> frames(1);
+  std::map<uint64_t, Token> memo;
+  std::vector<StorageRef> out;
+  auto push = [&](Token t) { frames.back().push_back(std::move(t)); };
+  auto pop_frame = [&] {
+    std::vector<Token> items = std::move(frames.back());
+    if (frames.size() > 1) frames.pop_back(); else frames.back().clear();
+    return items;
+  };
+  for (const auto& op : ops) {
+    const size_t a = op.begin + 1;
+    switch (op.code) {
+      case '(': frames.emplace_back(); break;
+      case 'X': case 'T': push({'s', std::string(p.substr(a + 4, le(a, 4)))}); break;
+      case 'U': push({'s', std::string(p.substr(a + 1, le(a, 1)))}); break;
+      case 'K': push({'i', {}, static_cast<int64_t>(le(a, 1))}); break;
+      case 'M': push({'i', {}, static_cast<int64_t>(le(a, 2))}); break;
+      case 'J': push({'i', {}, static_cast<int64_t>(static_cast<int32_t>(le(a, 4)))}); break;
+      case 0x8a: {  // LONG1: n bytes, little-endian two's complement
+        const size_t n = le(a, 1);
+        push({'i', {}, n == 0 ? 0 : n > 8 ? -1 : static_cast<int64_t>(le(a + 1, n))});
+        break;
+      }
+      case 'c': push({'g', std::string(op.text)}); break;
+      case 'p': case 'q': case 'r':
+        if (!frames.back().empty()) memo[op.memo] = frames.back().back();
+        break;
+      case 'g': case 'h': case 'j': push(memo.count(op.memo) ? memo[op.memo] : Token{}); break;
+      case 't': push({'t', {}, 0, pop_frame()}); break;
+      case '1': case 'e': case 'u': pop_frame(); break;
+      case 'l': case 'd': pop_frame(); push({}); break;
+      case 'Q': {  // BINPERSID
+        Token id;
+        if (!frames.back().empty()) {
+          id = std::move(frames.back().back());
+          frames.back().pop_back();
+        }
+        if (id.kind == 't' && id.items.size() == 5 && id.items[0].kind == 's' && id.items[0].text == "storage" &&
+            id.items[2].kind == 's' && id.items[4].kind == 'i') {
+          StorageRef ref{id.items[2].text, {}, id.items[4].number, 0};
+          if (id.items[1].kind == 'g' && id.items[1].text.rfind("torch\n", 0) == 0) ref.type = id.items[1].text.substr(6);
+          static const std::map<std::string, int64_t> sizes = {
+              {"FloatStorage", 4}, {"DoubleStorage", 8}, {"HalfStorage", 2}, {"BFloat16Storage", 2},
+              {"LongStorage", 8},  {"IntStorage", 4},    {"ShortStorage", 2}, {"CharStorage", 1},
+              {"ByteStorage", 1},  {"BoolStorage", 1},   {"ComplexFloatStorage", 8}, {"ComplexDoubleStorage", 16}};
+          if (const auto it = sizes.find(ref.type); it != sizes.end()) ref.item_size = it->second;
+          out.push_back(std::move(ref));
+        }
+        push({});
+        break;
+      }
+      default:
+        break;  // ops that only consume or rebuild: the storages' ids are complete before them
+    }
+  }
+  return out;
 }
 
 /// `pickle` rewritten as the file comment says; unchanged when it holds no OrderedDict and no
