@@ -10,7 +10,9 @@ start, as on Debian 13, with the ranks started here from the variables torchrun 
 - the run resumed under torchrun for a 3rd epoch: it continues at the step the checkpoint holds,
   and ends with the same loss as an uninterrupted 3-epoch run of 2 processes (each rank restored
   its own random streams);
-- the 2-process checkpoint resumed by a single process is refused, saying why.
+- the 2-process checkpoint resumed by a single process is refused, saying why;
+- ranks started with another --seed, --batch-size or --method are refused on every rank, naming
+  the difference, before any collective whose size would differ.
 """
 import json
 import os
@@ -123,6 +125,39 @@ check(r.get("knn_top1") == s.get("knn_top1"), "and its kNN accuracy: %s and %s" 
 alone = run(["--epochs", "3", "--checkpoint", "run.ckpt", "--resume", "--allow-change", "epochs"], ranks=1)
 check(alone.returncode != 0 and "written by a run on 2 processes, and this run has 1" in alone.stderr,
       "a single process refuses the 2-process checkpoint")
+
+
+
+def run_unlike(flag, values):
+    """2 ranks started with the variables torchrun sets, rank r with `flag values[r]`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR",
+                                                            "MASTER_PORT")}
+    env["OMP_NUM_THREADS"] = "1"
+    port = free_port()
+    procs = []
+    for rank, value in enumerate(values):
+        args = list(COMMON)
+        if flag in args:
+            args[args.index(flag) + 1] = value
+        else:
+            args += [flag, value]
+        e = dict(env, RANK=str(rank), WORLD_SIZE=str(len(values)), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                 MASTER_PORT=str(port))
+        procs.append(subprocess.Popen([train] + args + ["--epochs", "1"], cwd=work, env=e, stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True))
+    outputs = [p.communicate(timeout=300) for p in procs]
+    print("$ ranks with %s %s\n" % (flag, " and ".join(values)) + "".join(o + e for o, e in outputs))
+    return [p.returncode for p in procs], [e for _, e in outputs]
+
+
+# Ranks that disagree are refused by name on every rank, before a collective of unequal size.
+for flag, values, expected in (("--seed", ["3", "4"], "seed 4 (rank 0: 3)"),
+                               ("--batch-size", ["16", "8"], "batch_size 8 (rank 0: 16)"),
+                               ("--method", ["simclr", "byol"], "run.method byol (rank 0: simclr)")):
+    codes, errors = run_unlike(flag, values)
+    check(all(c == 1 for c in codes), "ranks with %s %s exit 1 (not a signal): %s" % (flag, " and ".join(values), codes))
+    check(all("do not run alike" in e and expected in e for e in errors),
+          "every rank names the difference: %s" % expected)
 
 if failures:
     print("%d check(s) failed" % len(failures))

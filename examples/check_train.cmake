@@ -6,7 +6,8 @@
 #                 starts where the first stopped and takes one epoch's steps. Before it, the
 #                 refusals: a new run over the checkpoint, a resume that changes the epochs
 #                 without --allow-change, the batch size or the optimiser, and a checkpoint with
-#                 64 corrupted bytes
+#                 64 corrupted bytes; a pair table whose content changed under the same name, and
+#                 a run stopped by --max-steps inside an epoch resumed from where it stopped
 #   MODE=seeds    --seeds 2 writes one JSON with the means, the seeds, one value per seed and
 #                 the intervals; --seeds 1 writes null intervals
 file(REMOVE_RECURSE "${WORK_DIR}")
@@ -132,6 +133,37 @@ elseif(MODE STREQUAL "resume")
   expect_refusal("refusing '[^']*corrupt.pt': corrupt: the payload's CRC-32C"
                  --method moco_v2 --positives mix --queue-size 64 --checkpoint "${corrupt}" ${tiny} --epochs 1 --resume)
   run_train("${WORK_DIR}/second.json" ${run} --epochs 2 --resume --allow-change epochs)
+
+  # The data's identity, not only its name: the same pair table file holding other pairs is
+  # refused. And a run stopped by --max-steps inside an epoch leaves the state it stopped at.
+  set(table "${WORK_DIR}/pairs.csv")
+  set(pairs_a "first,second\n")
+  set(pairs_b "first,second\n")
+  foreach(i RANGE 0 79)
+    math(EXPR a "2 * ${i}")
+    math(EXPR b "2 * ${i} + 1")
+    math(EXPR c "(2 * ${i} + 2) % 160")
+    string(APPEND pairs_a "${a},${b}\n")
+    string(APPEND pairs_b "${b},${c}\n")
+  endforeach()
+  file(WRITE "${table}" "${pairs_a}")
+  set(paired --method simclr --positives semantic --pairs "${table}" --checkpoint "${WORK_DIR}/paired.pt" ${tiny}
+             --epochs 1)
+  run_train("${WORK_DIR}/paired.json" ${paired} --max-steps 2)
+  if(NOT EXISTS "${WORK_DIR}/paired.pt")
+    message(FATAL_ERROR "train --max-steps 2 (inside the first epoch of 5 steps) wrote no checkpoint")
+  endif()
+  file(WRITE "${table}" "${pairs_b}")
+  expect_refusal("\n  run.data.pairs_crc32c: checkpoint [0-9a-f]+, now [0-9a-f]+\n"
+                 ${paired} --max-steps 4 --resume --allow-change max-steps)
+  file(WRITE "${table}" "${pairs_a}")
+  run_train("${WORK_DIR}/paired-resumed.json" ${paired} --max-steps 4 --resume --allow-change max-steps)
+  file(READ "${WORK_DIR}/paired-resumed.json" resumed)
+  string(JSON from GET "${resumed}" resumed_from_step)
+  string(JSON steps GET "${resumed}" steps)
+  if(NOT from EQUAL 2 OR NOT steps EQUAL 2)
+    message(FATAL_ERROR "the run stopped at step 2 resumed from ${from} (expected 2) and took ${steps} steps (expected 2)")
+  endif()
 
   check_json("${WORK_DIR}/second.json" moco_v2 mix)
   file(READ "${WORK_DIR}/first.json" first)

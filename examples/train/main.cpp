@@ -22,12 +22,14 @@
 // --list prints every method with its paper and its defaults, and the pair sources compiled for
 // it; --list-recipes prints one "method positives" line per compiled recipe; --help every flag with
 // its default and allowed values. Learning rates follow each paper's linear rule, base rate · B /
-// 256, unless --lr is given. Progress: a live line on a terminal, plain lines in a log file.
+// 256 with B the global batch (--batch-size times the processes), unless --lr is given.
+// Progress: a live line on a terminal, plain lines in a log file.
 // Under torchrun (or any launcher that sets RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT) it trains
 // data parallel: --batch-size per process, rank 0 prints, evaluates and writes (README: "Many
 // processes, GPUs and nodes").
 #include "train.hpp"
 
+#include <selfsup/detail/crc32c.hpp>
 #include <selfsup/distributed/init.hpp>
 #include <selfsup/eval/statistics.hpp>
 #include <selfsup/models/weights.hpp>
@@ -38,6 +40,7 @@
 #include <cstdlib>
 #include <exception>
 #include <optional>
+#include <set>
 #include <stdexcept>
 
 namespace train {
@@ -134,6 +137,7 @@ struct Parsed {
   bool list = false;
   bool list_recipes = false;
   bool positives_given = false;
+  std::set<std::string> given;  ///< the flags given on the command line that apply to some runs only
 };
 
 std::vector<std::string> method_names() {
@@ -197,7 +201,7 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
   app.add_option("--warmup-epochs", c.warmup_epochs)->capture_default_str()->check(Range(int64_t{0}, ex::max_epochs));
   app.add_option("--max-steps", c.max_steps, "stop after this many steps in all (-1: every epoch; 0: train "
                                              "nothing)")
-      ->capture_default_str()->check(Range(int64_t{0}, ex::max_steps));
+      ->capture_default_str()->check(Range(int64_t{-1}, ex::max_steps));
   app.add_option("--stem", c.stem, "ResNet stem: imagenet (7x7 stride 2 and max-pool) or cifar (3x3 stride 1); "
                                    "auto: cifar up to 64 px")
       ->capture_default_str()->check(CLI::IsMember({"auto", "imagenet", "cifar"}));
@@ -220,12 +224,67 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
   app.add_option("--seeds", c.seeds, "train this many runs, seeded --seed, --seed + 1, ..., and report means with "
                                      "95 % intervals")
       ->capture_default_str()->check(Range(int64_t{1}, int64_t{1000}));
+  app.add_option("--timeout", c.timeout_seconds, "data parallel: seconds the rendezvous and any collective may wait "
+                                                  "for the other ranks (a waiting rank says so every 30 s)")
+      ->capture_default_str()->check(Range(1.0, 7.0 * 24 * 3600));
   app.add_flag("--quiet", c.quiet, "no progress, no banner");
   app.add_flag("--list", p.list, "every method with its paper, defaults and compiled pair sources");
   app.add_flag("--list-recipes", p.list_recipes, "one 'method positives' line per compiled recipe");
   if (auto exit = ex::parse(app, argc, argv)) return exit;
   p.positives_given = app.count("--positives") > 0;
+  for (const char* flag : {"--local-crops", "--queue-size", "--queue-start-epoch", "--teacher-temperature",
+                           "--teacher-warmup-epochs", "--temperature", "--support-size", "--mix", "--patch-size",
+                           "--drop-path", "--width", "--stem", "--export"}) {
+    if (app.count(flag) > 0) p.given.insert(flag);
+  }
   return std::nullopt;
+}
+
+/// Refuses, before any work, a flag given for a method, pair source or backbone it does not
+/// apply to (it would be ignored), the same way for every such flag.
+void refuse_flags_that_do_not_apply(const Config& c, const std::set<std::string>& given, const std::string& backbone) {
+  auto in = [](const std::string& value, std::initializer_list<std::string_view> set) {
+    return std::find(set.begin(), set.end(), value) != set.end();
+  };
+  struct Rule {
+    const char* flag;
+    bool applies;
+    std::string where;  // what it applies to
+    std::string chosen;  // what was chosen instead
+  };
+  const std::string method = "--method " + c.method, positives = "--positives " + c.positives,
+                    with_backbone = "--backbone " + backbone;
+  const bool resnet = backbone.starts_with("resnet"), vit = backbone.starts_with("vit_");
+  const Rule rules[] = {
+      {"--local-crops", in(c.method, {"dino", "swav"}), "dino and swav", method},
+      {"--queue-size", in(c.method, {"moco_v2", "swav"}), "moco_v2 and swav", method},
+      {"--queue-start-epoch", c.method == "swav", "swav", method},
+      {"--teacher-temperature", c.method == "dino", "dino", method},
+      {"--teacher-warmup-epochs", c.method == "dino", "dino", method},
+      {"--temperature", !in(c.method, {"byol", "simsiam", "barlow_twins", "vicreg"}),
+       "the methods with a temperature (not byol, simsiam, barlow_twins, vicreg)", method},
+      {"--support-size", c.positives == "nearest_neighbour", "--positives nearest_neighbour (nnclr)", positives},
+      {"--mix", c.positives == "mix", "--positives mix", positives},
+      {"--patch-size", vit, "the ViT backbones (vit_tiny, vit_small)", with_backbone},
+      {"--drop-path", vit, "the ViT backbones (vit_tiny, vit_small)", with_backbone},
+      {"--width", backbone == "small_cnn", "the small_cnn backbone", with_backbone},
+      {"--stem", resnet, "the ResNet backbones", with_backbone},
+      {"--export", resnet || backbone == "small_cnn",
+       "the ResNet and small_cnn backbones (a ViT has no reference names to export under)", with_backbone},
+  };
+  for (const auto& rule : rules) {
+    if (given.count(rule.flag) > 0 && !rule.applies) {
+      throw std::invalid_argument(
+          fmt::format("train: {} applies to {}, not to {}; drop it", rule.flag, rule.where, rule.chosen));
+    }
+  }
+}
+
+/// CRC-32C of a tensor's bytes (none for an undefined one), continuing `crc`.
+std::uint32_t tensor_crc32c(const torch::Tensor& t, std::uint32_t crc = 0) {
+  if (!t.defined() || t.numel() == 0) return crc;
+  const auto c = t.detach().to(torch::kCPU).contiguous();
+  return ss::detail::crc32c(std::string_view(static_cast<const char*>(c.data_ptr()), c.nbytes()), crc);
 }
 
 std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
@@ -308,7 +367,8 @@ int run(int argc, char** argv) {
   Config& c = parsed.config;
   const Method& method = find_method(c.method);
   // Under torchrun (RANK, WORLD_SIZE, ...): data parallel, rank 0 the one that prints and writes.
-  const auto ctx = ss::distributed::init_from_env();
+  const auto ctx = ss::distributed::init_from_env(
+      {.timeout = std::chrono::milliseconds(static_cast<int64_t>(c.timeout_seconds * 1000.0))});
   if (!ctx.is_main()) c.quiet = true;
   const auto compiled = registry.positives_of(c.method);
   if (!parsed.positives_given && !registry.find(c.method, c.positives)) c.positives = compiled.front();
@@ -317,6 +377,7 @@ int run(int argc, char** argv) {
     throw std::invalid_argument(fmt::format("train: --positives for {} must be one of {}, got '{}'", c.method,
                                             join(compiled), c.positives));
   }
+  refuse_flags_that_do_not_apply(c, parsed.given, backbone_name(c));
   const torch::Device device = ss::examples::parse_device("train", c.device);
   ss::examples::check_output("train", "--json", c.json);
   ss::examples::check_output("train", "--checkpoint", c.checkpoint);
@@ -359,10 +420,6 @@ int run(int argc, char** argv) {
   // The encoder: backbone, the method's heads (paper or small), momentum target if it has one.
   const std::string backbone_kind = backbone_name(c);
   const bool vit = backbone_kind.starts_with("vit_");
-  if (c.stem != "auto" && !backbone_kind.starts_with("resnet")) {
-    throw std::invalid_argument(fmt::format("train: --stem applies to the ResNet backbones, and --backbone is {}",
-                                            backbone_kind));
-  }
   auto backbone = make_backbone(c, backbone_kind, image_size);
   const auto probe = backbone();  // its width, and whether --init fits it
   const int64_t features = probe->out_dim();
@@ -392,7 +449,8 @@ int run(int argc, char** argv) {
   }
 
   const auto kind = c.optimizer ? parse_optimizer(*c.optimizer) : method.optimizer;
-  const double lr = c.learning_rate.value_or(method.base_lr * static_cast<double>(c.batch_size) / 256.0);
+  // The paper's rule on the global batch: W processes of B train as one of W·B.
+  const double lr = c.learning_rate.value_or(method.base_lr * static_cast<double>(c.batch_size * ctx.world_size()) / 256.0);
   const int64_t steps_per_epoch = std::max<int64_t>(1, data.train.size() / (c.batch_size * ctx.world_size()));
   encoder_options.freeze_last_layer_steps = method.freeze_last_layer_epochs * steps_per_epoch;
   Setup setup{.config = c, .train = data.train, .pairs = data.pairs, .image_size = image_size,
@@ -424,6 +482,14 @@ int run(int argc, char** argv) {
                        {"support_size", std::to_string(c.support_size)},
                        {"stem", c.stem},
                        {"init", c.init}};
+  // The data's identity, not only its name: a resume, or a rank, on other images, labels or pairs
+  // under the same names is refused.
+  setup.trainer.run["data.train_crc32c"] =
+      fmt::format("{:08x}", tensor_crc32c(data.train.all_labels(), tensor_crc32c(data.train.all_images())));
+  if (data.pairs) {
+    setup.trainer.run["data.pairs_crc32c"] =
+        fmt::format("{:08x}", tensor_crc32c(data.pairs->second, tensor_crc32c(data.pairs->first)));
+  }
   // Recorded only where they apply, so that the checkpoints of other runs keep their records.
   if (vit) {
     setup.trainer.run["patch_size"] = std::to_string(c.patch_size);

@@ -13,6 +13,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -59,6 +60,7 @@ struct Config {
   std::vector<std::string> allow_change; ///< options a resume may change: epochs, max-steps
   std::string json;
   int64_t seeds = 1;                     ///< runs under --seed, --seed + 1, ...
+  double timeout_seconds = 600;          ///< data parallel: the longest wait for the other ranks
   std::string stem = "auto";             ///< ResNet stem: imagenet | cifar | auto (cifar up to 64 px)
   std::string init;                      ///< the backbone's initial weights (a state dict file)
   std::string export_path;               ///< the trained backbone, written here (reference names)
@@ -184,6 +186,7 @@ inline ss::views::BYOLViews byol_views(const Setup& s) {
 struct Monitor {
   const Setup& setup;
   std::optional<ss::hooks::Progress> progress;
+  int64_t saved_step = -1;  ///< the step of the last checkpoint written
 
   explicit Monitor(const Setup& s) : setup(s) {
     if (!s.config.quiet) progress.emplace();
@@ -198,6 +201,7 @@ struct Monitor {
     if (progress) progress->on_epoch_end(trainer, e);
     if (setup.config.checkpoint.empty()) return;
     trainer.save_checkpoint(setup.config.checkpoint);  // collective: rank 0 writes
+    saved_step = trainer.steps_done();
     if (!setup.config.quiet) fmt::print("epoch {:>3}  saved {}\n", e.epoch + 1, setup.config.checkpoint);
   }
 };
@@ -226,6 +230,14 @@ Outcome train_recipe(R recipe, const Setup& s) {
   }
   Monitor monitor(s);
   out.fit = trainer.fit(s.train, monitor);
+  // Stopped inside an epoch (--max-steps): the state it stopped at, not the last epoch end's.
+  if (!s.config.checkpoint.empty() && trainer.steps_done() > std::max<int64_t>(monitor.saved_step, out.resumed_from_step)) {
+    trainer.save_checkpoint(s.config.checkpoint);  // collective: rank 0 writes
+    if (!s.config.quiet) {
+      fmt::print("stopped at step {} inside epoch {}: saved {} there (--resume continues from it)\n",
+                 trainer.steps_done(), trainer.epoch() + 1, s.config.checkpoint);
+    }
+  }
   out.parameters_crc32c = trainer.check_ranks_agree();  // data parallel: throws unless all ranks agree
   out.encoder = trainer.encoder();
   return out;

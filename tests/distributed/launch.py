@@ -74,7 +74,8 @@ def run(program, mode, world):
 
 def failure(program, world, how):
     port = free_port()
-    procs = start(program, "stall", range(world), world, port, SELFSUP_TEST_TIMEOUT_MS=TIMEOUT_MS)
+    procs = start(program, "stall", range(world), world, port, SELFSUP_TEST_TIMEOUT_MS=TIMEOUT_MS,
+                  SELFSUP_TEST_NOTICE_MS=2000)
     # Wait until every rank has finished one collective.
     for r, p in procs.items():
         line = p.stdout.readline()
@@ -88,6 +89,7 @@ def failure(program, world, how):
         check(code not in (0, None) and code > 0, "rank %d exits with an error status after rank 1 was %s (got %s)"
               % (r, "killed" if how == "kill" else "stopped", code))
         check("Missing rank 1" in err, "rank %d's message names the missing rank 1" % r)
+        check("still waiting for the other ranks in" in err, "rank %d said, while it waited, what it waited for" % r)
     check(took < TIMEOUT_MS / 1000 + 15, "the survivors stopped %.1f s after rank 1 (timeout %.0f s)"
           % (took, TIMEOUT_MS / 1000))
     if how == "hang":
@@ -98,13 +100,15 @@ def failure(program, world, how):
 def rendezvous(program):
     port = free_port()
     began = time.monotonic()
-    out = finish(start(program, "init", [0], 2, port, SELFSUP_TEST_TIMEOUT_MS=3000), 60)
+    out = finish(start(program, "init", [0], 2, port, SELFSUP_TEST_TIMEOUT_MS=3000, SELFSUP_TEST_NOTICE_MS=1000), 60)
     took = time.monotonic() - began
     code, _, err = out[0]
     check(code == 1, "rank 0 alone fails (exit %s)" % code)
     check("127.0.0.1:%d" % port in err and "never arrived: 1" in err,
           "the message names the address, the port and the missing rank 1")
     check(took < 30, "it gave up after %.1f s (timeout 3 s)" % took)
+    check("still waiting for the rendezvous of 2 ranks at 127.0.0.1:%d" % port in err,
+          "while it waited, it said what for")
 
 
 def environment_errors(program):

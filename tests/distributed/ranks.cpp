@@ -198,6 +198,7 @@ int main(int argc, char** argv) {
   try {
     dist::InitOptions options;
     if (const char* ms = std::getenv("SELFSUP_TEST_TIMEOUT_MS")) options.timeout = std::chrono::milliseconds(std::atol(ms));
+    if (const char* ms = std::getenv("SELFSUP_TEST_NOTICE_MS")) options.notice_every = std::chrono::milliseconds(std::atol(ms));
     const auto ctx = dist::init_from_env(options);
     if (mode == "init") {
       fmt::print("rank {} of {}, local rank {}, main {}\n", ctx.rank(), ctx.world_size(), ctx.local_rank(), ctx.is_main());

@@ -25,6 +25,9 @@ struct InitOptions {
   /// How long the rendezvous may take, and how long any collective may wait for another rank;
   /// past it, the run stops with an error naming the ranks that did not answer.
   std::chrono::milliseconds timeout{std::chrono::minutes(10)};
+  /// A rank that waits for the others (the rendezvous, a collective) longer than this says so
+  /// on stderr, again every this long: what it waits for, for how long, and the timeout.
+  std::chrono::milliseconds notice_every{std::chrono::seconds(30)};
 };
 
 /// A collective in flight (an asynchronous all-reduce of a gradient bucket).

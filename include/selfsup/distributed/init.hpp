@@ -17,6 +17,7 @@
 
 #include <selfsup/detail/torch_compat.hpp>
 #include <selfsup/distributed/context.hpp>
+#include <selfsup/distributed/detail/wait_notice.hpp>
 
 #include <fmt/core.h>
 #if SELFSUP_DETAIL_GLOO
@@ -195,8 +196,10 @@ class Heartbeat {
 class C10dCommunicator final : public Communicator {
  public:
   C10dCommunicator(Environment e, c10::intrusive_ptr<selfsup::detail::C10dBackend> group, std::string backend,
-                   std::chrono::milliseconds timeout)
-      : env_(std::move(e)), group_(std::move(group)), backend_(std::move(backend)), timeout_(timeout) {
+                   std::chrono::milliseconds timeout, std::chrono::milliseconds notice_every)
+      : env_(std::move(e)), group_(std::move(group)), backend_(std::move(backend)), timeout_(timeout),
+        notices_(fmt::format("selfsup::distributed: rank {} of {}", env_.rank, env_.world_size), timeout,
+                 notice_every) {
     heartbeat_ = std::make_unique<Heartbeat>(env_, timeout_);
   }
 
@@ -303,6 +306,7 @@ class C10dCommunicator final : public Communicator {
   template <class W>
   void wait(const W& work, const char* what) const {
     const auto start = std::chrono::steady_clock::now();
+    WaitNotices::Guard notice(notices_, fmt::format("the other ranks in {} ({})", what, backend_));
     try {
       work->wait(timeout_);
     } catch (const std::exception& error) {
@@ -320,6 +324,7 @@ class C10dCommunicator final : public Communicator {
   c10::intrusive_ptr<selfsup::detail::C10dBackend> group_;
   std::string backend_;
   std::chrono::milliseconds timeout_;
+  mutable WaitNotices notices_;
   std::atomic<int64_t> blocked_{0};
   std::unique_ptr<Heartbeat> heartbeat_;
 };
@@ -379,6 +384,12 @@ inline Context init_from_env(const InitOptions& options = {}) {
               "was asked for, but Gloo's headers were not found when this program was compiled (Debian: "
               "libgloo-dev); on GPUs use Backend::nccl");
 
+  TORCH_CHECK(options.notice_every.count() > 0, fn, ": InitOptions::notice_every must be positive, got ",
+              options.notice_every.count(), " ms");
+  detail::WaitNotices notices(fmt::format("{}: rank {} of {}", fn, e.rank, e.world_size), options.timeout,
+                              options.notice_every);
+  detail::WaitNotices::Guard waiting(notices, fmt::format("the rendezvous of {} ranks at {}:{}", e.world_size,
+                                                          e.master_addr, e.port));
   const bool server = e.rank == 0 && !e.agent_store;
   auto store = detail::connect_store(e, server, options.timeout);
   // Each rank claims its number: two processes with one RANK are refused before the group forms.
@@ -413,7 +424,7 @@ inline Context init_from_env(const InitOptions& options = {}) {
                 ": ", first);
   }
   auto comm = std::make_shared<detail::C10dCommunicator>(e, std::move(group), backend == Backend::gloo ? "gloo" : "nccl",
-                                                         options.timeout);
+                                                         options.timeout, options.notice_every);
   Context ctx(e.rank, e.world_size, e.local_rank, std::move(comm), options.timeout);
   set_current(ctx);
   return ctx;

@@ -31,6 +31,7 @@
 #include <selfsup/detail/state.hpp>
 #include <selfsup/detail/torch_compat.hpp>
 #include <selfsup/detail/type_name.hpp>
+#include <selfsup/distributed/agreement.hpp>
 #include <selfsup/distributed/collectives.hpp>
 #include <selfsup/recipe.hpp>
 #include <selfsup/train/checkpoint.hpp>
@@ -146,6 +147,11 @@ class Trainer {
     }
     TORCH_CHECK(!params.empty(), fn, ": the encoder has no trainable parameters");
     if (distributed::current().distributed()) {
+      // Before anything whose size depends on them: the run's options and the model's layout.
+      auto facts = recorded;
+      const auto layout = checkpoint::describe(*encoder_);
+      facts["model_layout_crc32c"] = fmt::format("{:08x}", detail::crc32c(layout));
+      distributed::check_ranks_alike(facts, fn);
       distributed::broadcast_state(*encoder_);  // rank 0's initial weights everywhere
       averager_ = std::make_unique<distributed::GradientAverager>(params);
     }
@@ -188,9 +194,21 @@ class Trainer {
       if constexpr (contract::load<Pairs>::valid) recipe_.pairs.load(*pending_pairs_state_);
       pending_pairs_state_.reset();
     }
+    const auto& ctx = distributed::current();
+    if (ctx.distributed()) {  // the data's identity: its size and labels on every rank
+      auto labels = data.labels(torch::arange(static_cast<int64_t>(data.size()),
+                                              torch::TensorOptions().dtype(torch::kLong).device(device)));
+      uint32_t crc = 0;
+      if (labels.defined() && labels.numel() > 0) {
+        labels = labels.to(torch::kCPU, torch::kLong).contiguous();
+        crc = detail::crc32c(std::string_view(static_cast<const char*>(labels.data_ptr()), labels.nbytes()));
+      }
+      distributed::check_ranks_alike({{"data.size", std::to_string(data.size())},
+                                      {"data.labels_crc32c", labels.defined() ? fmt::format("{:08x}", crc) : "none"}},
+                                     "selfsup::Trainer::fit");
+    }
     torch::Tensor subset;
     if constexpr (contract::eligible_anchors<Pairs>::valid) subset = recipe_.pairs.eligible_anchors();
-    const auto& ctx = distributed::current();
     data::EpochSampler sampler(static_cast<int64_t>(data.size()),
                                {.batch_size = options_.batch_size, .drop_last = true, .seed = options_.seed,
                                 .rank = ctx.rank(), .world_size = ctx.world_size()},
