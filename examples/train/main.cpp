@@ -535,6 +535,7 @@ int run(int argc, char** argv) {
     double linear_top1 = 0.0;
     double images_per_s = 0.0;
   };
+  std::optional<std::string> export_error;  // reported after the results, which are not lost
   std::vector<RunResult> runs;
   for (size_t i = 0; i < seeds.size(); ++i) {
     setup.run_seed = seeds[i];
@@ -557,9 +558,13 @@ int run(int argc, char** argv) {
     r.images_per_s = outcome.fit.images_per_second();
     runs.push_back(r);
     if (!c.export_path.empty()) {
-      ss::examples::write_output("train", c.export_path, [&](const std::string& path) {
-        ss::models::export_weights(outcome.encoder->backbone, path);
-      });
+      try {
+        ss::examples::write_output("train", c.export_path, [&](const std::string& path) {
+          ss::models::export_weights(outcome.encoder->backbone, path);
+        });
+      } catch (const std::exception& e) {  // the results are still reported; the run then fails
+        export_error = e.what();
+      }
     }
   }
 
@@ -637,6 +642,10 @@ int run(int argc, char** argv) {
     json["shifted_knn_top1_ci95"] = shifted_stats ? ss::report::half_width(*shifted_stats) : Json(nullptr);
     json["linear_top1_ci95"] = ss::report::half_width(linear_stats);
     ss::examples::write_output("train", c.json, [&](const std::string& path) { ss::report::write_json(json, path); });
+  }
+  if (export_error) {
+    throw std::runtime_error(*export_error + " (the trained run's results are above" +
+                             (c.json.empty() ? std::string(")") : " and in " + c.json + ")"));
   }
   return EXIT_SUCCESS;
 }

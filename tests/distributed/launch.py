@@ -9,12 +9,16 @@ MASTER_ADDR=127.0.0.1 and a MASTER_PORT found free), and checks how they end.
   launch.py rendezvous PROGRAM      rank 1 of 2 never starts: rank 0 fails within the timeout,
                                     naming the address, the port and rank 1
   launch.py environment PROGRAM     malformed or inconsistent variables are refused by name
+  launch.py foreign PROGRAM         MASTER_PORT held by a program that accepts and never answers:
+                                    rank 1 ends with an error naming the port, within the timeout
+                                    and its grace, instead of hanging until that program exits
 """
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 TIMEOUT_MS = 8000  # the timeout the failure tests give init_from_env
@@ -111,6 +115,31 @@ def rendezvous(program):
           "while it waited, it said what for")
 
 
+def foreign(program):
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+    held = []
+
+    def accept():
+        while True:
+            try:
+                held.append(server.accept()[0])  # kept open, never answered
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    began = time.monotonic()
+    out = finish(start(program, "init", [1], 2, port, SELFSUP_TEST_TIMEOUT_MS=3000, SELFSUP_TEST_NOTICE_MS=1000), 120)
+    took = time.monotonic() - began
+    server.close()
+    code, _, err = out[1]
+    check(code == 1, "rank 1 fails (exit %s)" % code)
+    check("127.0.0.1:%d" % port in err, "the message names the address and the port")
+    check(took < 60, "it gave up after %.1f s (timeout 3 s, grace 15 s)" % took)
+
+
 def environment_errors(program):
     cases = [
         ({"RANK": "abc", "WORLD_SIZE": "2"}, "RANK must be an integer in [0, 1], got 'abc'"),
@@ -161,6 +190,8 @@ def main():
         rendezvous(sys.argv[2])
     elif what == "environment":
         environment_errors(sys.argv[2])
+    elif what == "foreign":
+        foreign(sys.argv[2])
     else:
         sys.exit("unknown command " + what)
     if failures:

@@ -119,6 +119,7 @@ BOOST_AUTO_TEST_CASE(weights_saved_elsewhere) {
 
   BOOST_TEST(throws_with([&] { models::read_state_dict(dir + "/no_state_dict.pt"); },
                          "holds a dict of epoch (Int), weights (GenericList): not a state dict"));
+  BOOST_TEST(throws_with([&] { models::read_state_dict(dir + "/bad_pickle.pt"); }, "bad_pickle.pt'"));
   // A record shorter than its storage: refused before LibTorch's reader would read past it.
   BOOST_TEST(throws_with([&] { models::read_state_dict(dir + "/short.pt"); },
                          "short.pt': the storage '0' holds 4096 FloatStorage elements (16384 bytes), but its record "

@@ -80,6 +80,11 @@ def make_foreign(folder, sd):
     # A storage record shorter than its tensor (a damaged or cut download).
     torch.save(torch.nn.Linear(64, 64).state_dict(), f"{folder}/short.pt")
     truncate_first_storage(f"{folder}/short.pt")
+    # A malformed pickle in a well-formed archive: it reads a memo entry that was never written.
+    import zipfile
+    with zipfile.ZipFile(f"{folder}/bad_pickle.pt", "w", zipfile.ZIP_STORED) as z:
+        z.writestr("bad_pickle/data.pkl", b"\x80\x02h\x05.")
+        z.writestr("bad_pickle/version", b"3\n")
 
 def truncate_first_storage(path):
     """Rewrites torch.save's zip archive with the first tensor's storage record (data/0) cut to

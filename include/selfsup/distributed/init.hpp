@@ -196,7 +196,8 @@ class Heartbeat {
 class C10dCommunicator final : public Communicator {
  public:
   C10dCommunicator(Environment e, c10::intrusive_ptr<selfsup::detail::C10dBackend> group, std::string backend,
-                   std::chrono::milliseconds timeout, std::chrono::milliseconds notice_every)
+                   std::chrono::milliseconds timeout,
+                   std::chrono::milliseconds notice_every = std::chrono::seconds(30))
       : env_(std::move(e)), group_(std::move(group)), backend_(std::move(backend)), timeout_(timeout),
         notices_(fmt::format("selfsup::distributed: rank {} of {}", env_.rank, env_.world_size), timeout,
                  notice_every) {
@@ -388,8 +389,17 @@ inline Context init_from_env(const InitOptions& options = {}) {
               options.notice_every.count(), " ms");
   detail::WaitNotices notices(fmt::format("{}: rank {} of {}", fn, e.rank, e.world_size), options.timeout,
                               options.notice_every);
-  detail::WaitNotices::Guard waiting(notices, fmt::format("the rendezvous of {} ranks at {}:{}", e.world_size,
-                                                          e.master_addr, e.port));
+  // Past the timeout and a grace for the error paths below, a rendezvous still blocked in a
+  // socket call (a program that is not a rendezvous store on the port accepts and never answers)
+  // ends the process, naming the port.
+  const auto grace = std::chrono::milliseconds(15'000);
+  detail::WaitNotices::Guard waiting(
+      notices, fmt::format("the rendezvous of {} ranks at {}:{}", e.world_size, e.master_addr, e.port),
+      options.timeout + grace,
+      fmt::format("{}: rank {} of {}: the rendezvous at {}:{} did not answer within {} (timeout) + {}: is another "
+                  "program listening on MASTER_PORT {}? Start the run on a free port.",
+                  fn, e.rank, e.world_size, e.master_addr, e.port, detail::seconds_text(options.timeout),
+                  detail::seconds_text(grace), e.port));
   const bool server = e.rank == 0 && !e.agent_store;
   auto store = detail::connect_store(e, server, options.timeout);
   // Each rank claims its number: two processes with one RANK are refused before the group forms.
