@@ -23,6 +23,7 @@
 // torchvision's ResNet-18/34/50, or written by `train --export`; the backbone (depth, stem,
 // width, or a SmallCNN) is read from the file's tensors. --checkpoint takes a checkpoint of
 // `train --checkpoint` instead: its run record names the backbone.
+#include "common/backbone.hpp"
 #include "common/example_support.hpp"
 
 #include <selfsup/eval/diagnostics.hpp>
@@ -50,145 +51,14 @@ namespace ex = selfsup::examples;
 
 namespace {
 
-struct Common {
-  std::string init;
-  std::string checkpoint;
-  std::string device = "cpu";
-  ex::DataOptions data{};
-  int64_t batch_size = 256;
-  std::string json;
-  bool quiet = false;
-};
-
-void add_common(CLI::App& app, Common& c) {
-  auto* init = app.add_option("--init", c.init, "the backbone: a state dict saved by torch.save (torchvision's "
-                                               "ResNet names) or by train --export")
-                   ->check(CLI::ExistingFile);
-  app.add_option("--checkpoint", c.checkpoint, "the backbone of a checkpoint that train --checkpoint wrote (instead of "
-                                               "--init)")
-      ->check(CLI::ExistingFile)->excludes(init);
-  ex::add_data_options(app, c.data);
-  ex::add_device(app, c.device);
-  app.add_option("--batch-size", c.batch_size, "images embedded at once")
-      ->capture_default_str()->check(CLI::Range(int64_t{1}, ex::max_batch));
-  app.add_option("--json", c.json, "write the results to this JSON file");
-  app.add_flag("--quiet", c.quiet, "no progress lines");
-}
-
-/// The backbone behind an Encoder's `features` (what evaluation and mining call).
-struct FrozenImpl : torch::nn::Module {
-  explicit FrozenImpl(ss::models::AnyBackbone b) : backbone(register_module("backbone", std::move(b))) {}
-  torch::Tensor features(const torch::Tensor& x) { return backbone->forward(x); }
-  torch::Tensor forward(const torch::Tensor& x) { return features(x); }
-  ss::models::AnyBackbone backbone;
-};
-TORCH_MODULE(Frozen);
-
-/// data::embed with a progress line: redrawn on a terminal, every 10 seconds in a log.
-template <class D>
-torch::Tensor embed(Frozen& model, const D& data, int64_t batch_size, const std::string& what, bool quiet) {
-  const bool terminal = ::isatty(::fileno(stdout)) != 0;
-  const auto start = std::chrono::steady_clock::now();
-  auto printed = start;
-  auto progress = [&](int64_t done, int64_t n) {
-    const auto now = std::chrono::steady_clock::now();
-    const bool last = done == n;
-    if (quiet || !(last || std::chrono::duration<double>(now - printed).count() >= (terminal ? 0.2 : 10.0))) return;
-    printed = now;
-    const double seconds = std::chrono::duration<double>(now - start).count();
-    const double rate = seconds > 0 ? static_cast<double>(done) / seconds : 0.0;
-    const double eta = rate > 0 ? static_cast<double>(n - done) / rate : 0.0;
-    fmt::print("{}embedding {}: {}/{} images ({:.1f}%)  {:.0f} img/s  ETA {}:{:02d}{}", terminal ? "\r" : "", what, done,
-               n, 100.0 * static_cast<double>(done) / static_cast<double>(n), rate, static_cast<int>(eta) / 60,
-               static_cast<int>(eta) % 60, terminal && !last ? "" : "\n");
-    std::fflush(stdout);
-  };
-  return ss::data::embed(model, data, batch_size, progress);
-}
-
-/// The backbone of a checkpoint written by examples/train: its run record names the backbone
-/// (kind, width, image size, stem), and the encoder's state holds its tensors.
-ss::models::AnyBackbone backbone_of_checkpoint(const std::string& path) {
-  const std::string what = "--checkpoint " + path;
-  auto archive = ss::checkpoint::read(path, what);
-  c10::IValue recorded;
-  if (!archive.try_read("selfsup.options", recorded)) {
-    throw std::invalid_argument(what + " does not record its run (a checkpoint of an earlier selfsup); export its "
-                                "backbone with train --export and pass --init");
-  }
-  const auto record = ss::checkpoint::parse_record(recorded.toStringRef());
-  auto get = [&](const std::string& key, const std::string& otherwise = {}) {
-    const auto it = record.find("run." + key);
-    if (it != record.end()) return it->second;
-    if (!otherwise.empty()) return otherwise;
-    throw std::invalid_argument(what + " was not written by examples/train (its record has no " + key + ")");
-  };
-  const std::string kind = get("backbone");
-  const int64_t width = std::stoll(get("width"));
-  const int64_t image_size = std::stoll(get("image_size"));
-  const std::string stem = get("stem", "auto");
-  ss::models::AnyBackbone backbone{nullptr};
-  if (kind == "small_cnn") {
-    backbone = ss::models::AnyBackbone(ss::models::SmallCNN(ss::models::SmallCNNOptions{.width = width}));
-  } else if (kind == "resnet18" || kind == "resnet34" || kind == "resnet50") {
-    const bool cifar = stem == "auto" ? image_size <= 64 : stem == "cifar";
-    backbone = ss::models::AnyBackbone(ss::models::ResNet(
-        ss::models::ResNetOptions{.depth = std::stoll(kind.substr(6)), .cifar_stem = cifar}));
-  } else {
-    throw std::invalid_argument(what + ": its backbone '" + kind + "' is not one these programs know");
-  }
-  torch::serialize::InputArchive encoder, state;
-  if (!archive.try_read("encoder", encoder) || !encoder.try_read("backbone", state)) {
-    throw std::invalid_argument(what + " holds no encoder backbone");
-  }
-  backbone->load(state);
-  return backbone;
-}
-
-/// The backbone from --init or --checkpoint on `device`, and a line that says what it is.
-Frozen load_backbone(std::string_view program, const Common& c, const torch::Device& device, std::string& description) {
-  if (c.init.empty() && c.checkpoint.empty()) {
-    throw std::invalid_argument(fmt::format("{}: give the backbone: --init PATH (a state dict) or --checkpoint PATH (a "
-                                            "checkpoint of train)", program));
-  }
-  ss::models::AnyBackbone backbone{nullptr};
-  if (!c.init.empty()) {
-    std::vector<std::string> notes;
-    const auto state = ss::models::read_state_dict(c.init, &notes);
-    if (!c.quiet) {
-      for (const auto& note : notes) fmt::print("--init {}: {}\n", c.init, note);
-    }
-    std::vector<std::string> head;
-    for (const auto& [name, t] : state) {
-      if (name.rfind("fc.", 0) == 0) head.push_back(name);
-    }
-    backbone = ss::models::backbone_for(state, "--init " + c.init);
-    if (!head.empty() && !c.quiet) {
-      fmt::print("--init {}: the classifier head left out ({} tensors)\n", c.init, head.size());
-    }
-  } else {
-    backbone = backbone_of_checkpoint(c.checkpoint);
-  }
-  const auto inner = backbone->inner();
-  if (const auto* r = dynamic_cast<const ss::models::ResNetImpl*>(inner.get())) {
-    description = fmt::format("ResNet-{} ({} stem, width {})", r->options().depth,
-                              r->options().cifar_stem ? "CIFAR" : "ImageNet", r->options().width);
-  } else {
-    description = fmt::format("SmallCNN ({} features)", backbone->out_dim());
-  }
-  Frozen model(backbone);
-  model->to(device);
-  return model;
-}
-
 int evaluate(int argc, char** argv) {
   constexpr std::string_view program = "evaluate";
-  Common c;
+  ex::Common c;
   ss::eval::KNNOptions knn{};
   CLI::App app{"Evaluates a frozen backbone from a state dict on any dataset: kNN and linear-probe accuracy, "
                "alignment, uniformity and effective rank.", "evaluate"};
   ex::name_errors(app);
-  add_common(app, c);
+  ex::add_common(app, c);
   app.add_option("--knn-k", knn.k, "neighbours of the weighted kNN")->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{100'000}));
   app.add_option("--knn-temperature", knn.temperature, "temperature of the kNN's weights")->capture_default_str()
@@ -197,15 +67,15 @@ int evaluate(int argc, char** argv) {
   const auto device = ex::parse_device(program, c.device);
   ex::check_output(program, "--json", c.json);
   std::string description;
-  auto model = load_backbone(program, c, device, description);
+  auto model = ex::load_backbone(program, c, device, description);
   const auto d = ex::load_data(program, c.data, device);
   if (!c.quiet) fmt::print("evaluate: {} from {} on {} ({} training, {} test images)\n", description, c.init.empty() ? c.checkpoint : c.init, d.name,
                            d.train.size(), d.test.size());
   auto all = [](const auto& data) {
     return torch::arange(static_cast<int64_t>(data.size()), torch::TensorOptions().dtype(torch::kLong).device(data.device()));
   };
-  const auto train_f = embed(model, d.train, c.batch_size, "train", c.quiet);
-  const auto test_f = embed(model, d.test, c.batch_size, "test", c.quiet);
+  const auto train_f = ex::embed(model, d.train, c.batch_size, "train", c.quiet);
+  const auto test_f = ex::embed(model, d.test, c.batch_size, "test", c.quiet);
   const auto train_y = d.train.labels(all(d.train));
   const auto test_y = d.test.labels(all(d.test));
   if (!train_y.defined() || !test_y.defined()) {
@@ -219,7 +89,7 @@ int evaluate(int argc, char** argv) {
   const auto knn_result = ss::eval::knn_classify(train_f, train_y, test_f, test_y, knn);
   std::optional<double> shifted;
   if (d.shifted) {
-    const auto shifted_f = embed(model, *d.shifted, c.batch_size, "shifted", c.quiet);
+    const auto shifted_f = ex::embed(model, *d.shifted, c.batch_size, "shifted", c.quiet);
     shifted = ss::eval::knn_classify(train_f, train_y, shifted_f, d.shifted->labels(all(*d.shifted)), knn).top1;
   }
   const auto probe = ss::eval::linear_probe(train_f, train_y, test_f, test_y, {.seed = c.data.seed});
@@ -273,13 +143,13 @@ int evaluate(int argc, char** argv) {
 
 int mine(int argc, char** argv) {
   constexpr std::string_view program = "mine_pairs";
-  Common c;
+  ex::Common c;
   ss::pairs::MineOptions mine{};
   std::string out;
   CLI::App app{"Mines semantic pairs (SePP-ID) with a pretrained backbone: each training image's nearest "
                "neighbours, written as a pair table for --pairs.", "mine_pairs"};
   ex::name_errors(app);
-  add_common(app, c);
+  ex::add_common(app, c);
   app.add_option("--out", out, "the pair table (CSV) to write")->required();
   app.add_option("--k", mine.k, "neighbours per image")->capture_default_str()->check(CLI::Range(int64_t{1}, int64_t{10'000}));
   app.add_flag("--mutual", mine.mutual, "keep a pair only when each image is among the other's k nearest");
@@ -292,11 +162,11 @@ int mine(int argc, char** argv) {
   ex::check_output(program, "--out", out);
   ex::check_output(program, "--json", c.json);
   std::string description;
-  auto model = load_backbone(program, c, device, description);
+  auto model = ex::load_backbone(program, c, device, description);
   const auto d = ex::load_data(program, c.data, device);
   if (!c.quiet) fmt::print("mine_pairs: {} from {} on {} ({} training images), k {}{}, threshold {}\n", description,
                            c.init.empty() ? c.checkpoint : c.init, d.name, d.train.size(), mine.k, mine.mutual ? ", mutual" : "", mine.threshold);
-  const auto features = embed(model, d.train, c.batch_size, "train", c.quiet);
+  const auto features = ex::embed(model, d.train, c.batch_size, "train", c.quiet);
   const auto n = static_cast<int64_t>(d.train.size());
   const auto labels = d.train.labels(torch::arange(n, torch::TensorOptions().dtype(torch::kLong).device(device)));
   auto mined = ss::pairs::mine_pairs(features, mine, labels.defined() ? labels : torch::Tensor());

@@ -30,7 +30,9 @@ namespace selfsup::examples {
 /// range 1 to 100000").
 inline void name_errors(CLI::App& app) {
   app.failure_message([](const CLI::App* a, const CLI::Error& e) {
-    return a->get_name() + ": " + CLI::FailureMessage::simple(a, e);
+    std::string name = a->get_name();  // with the sub-command given, if any ("curate mine")
+    for (const auto* sub : a->get_subcommands()) name += " " + sub->get_name();
+    return name + ": " + CLI::FailureMessage::simple(a, e);
   });
 }
 
@@ -139,6 +141,8 @@ struct Data {
   torch::Tensor chosen;
   /// Image folders: each training image's path relative to PATH/train (a pair table's form).
   std::vector<std::string> train_paths;
+  /// Image folders: the class of each label (train/'s folder names); empty elsewhere.
+  std::vector<std::string> class_names;
 };
 
 inline constexpr std::string_view data_forms =
@@ -269,6 +273,7 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
     d.train = chosen.defined() ? data::InMemoryDataset(train.images(chosen), train.labels(chosen)) : train.load_all();
     d.test = test.load_all();
     paths = train.paths();
+    d.class_names = train.class_names();
     d.name = fmt::format("{} ({} classes)", root->string(), train.class_names().size());
 #else
     throw std::invalid_argument(

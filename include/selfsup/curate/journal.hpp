@@ -1,0 +1,442 @@
+#pragma once
+/// \file
+/// A reviewer's journal: every decision on a candidate pair, one JSON line each, appended and
+/// flushed to disk before it counts as saved. Nothing is ever edited: an undo is a new line. The
+/// journal's state (each pair's decision) is its replay. Free of LibTorch (POSIX files,
+/// nlohmann-json).
+///
+///     {"selfsup_curate_journal":1,"candidates":"c.csv","candidates_crc32c":"1a2b3c4d","pairs":12345,"reviewer":"alice","created":"2026-12-03T16:00:00Z"}
+///     {"seq":1,"pair":17,"first":"12","second":"873","decision":"accept","reviewer":"alice","time":"2026-12-03T16:00:05Z"}
+///     {"seq":2,"pair":18,"first":"12","second":"40","decision":"reject","reviewer":"alice","time":"..."}
+///     {"seq":3,"decision":"undo","undoes":2,"pairs":[18],"reviewer":"alice","time":"..."}
+///     {"seq":4,"pair":30,...,"decision":"accept","bulk":4,...}      one line per pair of a bulk decision
+///
+/// - decisions: `accept`, `reject`, `skip` (looked at, left undecided); `undo` reverts the latest
+///   decision not yet undone (all lines of a bulk decision at once: `undoes_bulk`), so undos
+///   unwind in the reverse order of the decisions;
+/// - `seq` increases by one per line; the header names the candidates by their CRC-32C, and a
+///   journal of other candidates, or of another reviewer, is refused;
+/// - a last line without its line end (a write cut short by a crash) was never reported saved:
+///   it is dropped, with a note, when the journal is opened; any other malformed line is an error
+///   naming the file and line.
+/// One process appends at a time: the file is locked (flock) while a Journal holds it open.
+
+#include <selfsup/curate/agreement.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <span>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace selfsup::curate {
+
+/// A pair's state in a journal: what `skip` adds to Decision.
+enum class Mark : std::uint8_t { none, accept, reject, skip };
+
+inline std::string_view mark_name(Mark m) {
+  switch (m) {
+    case Mark::accept: return "accept";
+    case Mark::reject: return "reject";
+    case Mark::skip: return "skip";
+    case Mark::none: break;
+  }
+  return "";
+}
+
+inline std::optional<Mark> parse_mark(std::string_view s) {
+  if (s == "accept") return Mark::accept;
+  if (s == "reject") return Mark::reject;
+  if (s == "skip") return Mark::skip;
+  return std::nullopt;
+}
+
+/// What agreement and export count: a skipped pair is undecided.
+inline Decision decision_of(Mark m) {
+  return m == Mark::accept ? Decision::accept : m == Mark::reject ? Decision::reject : Decision::undecided;
+}
+
+/// Pairs per state.
+struct MarkCounts {
+  std::int64_t accept = 0, reject = 0, skip = 0, undecided = 0;
+};
+
+/// What a journal is about: the header line's fields.
+struct JournalHeader {
+  std::string candidates;         ///< the candidates file's name, for people
+  std::string candidates_crc32c;  ///< 8 hex digits: the candidates' identity
+  std::int64_t pairs = 0;
+  std::string reviewer;
+  std::string created;
+};
+
+/// The journal's error when a line cannot be written (a full disk): nothing of it was kept.
+struct JournalWriteError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// The current time as UTC ISO 8601 to the second.
+inline std::string utc_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  ::gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+/// A journal's state from its lines: each pair's mark, the decisions that undo can still revert,
+/// the next sequence number. Journal (below) keeps one up to date as it appends.
+class JournalState {
+ public:
+  JournalState() = default;
+  explicit JournalState(std::int64_t pairs) : marks_(static_cast<std::size_t>(pairs), Mark::none) {}
+
+  const std::vector<Mark>& marks() const { return marks_; }
+  std::int64_t next_seq() const { return next_seq_; }
+  /// The pair the reviewer worked on last (the last decision's, or an undo's first pair).
+  std::optional<std::int64_t> last_pair() const { return last_pair_; }
+  bool last_was_undo() const { return last_was_undo_; }
+  bool can_undo() const { return !live_.empty(); }
+
+  MarkCounts counts() const {
+    MarkCounts c;
+    for (const auto m : marks_) {
+      if (m == Mark::accept) ++c.accept;
+      else if (m == Mark::reject) ++c.reject;
+      else if (m == Mark::skip) ++c.skip;
+      else ++c.undecided;
+    }
+    return c;
+  }
+
+  /// Applies one line (already parsed); throws std::invalid_argument with the reason when the
+  /// line does not follow from the state (a wrong seq, an unknown pair, an undo of the wrong
+  /// decision).
+  void apply(const nlohmann::ordered_json& line) {
+    const auto seq = line.at("seq").get<std::int64_t>();
+    if (seq != next_seq_) throw std::invalid_argument("expected seq " + std::to_string(next_seq_) + ", got " + std::to_string(seq));
+    const auto decision = line.at("decision").get<std::string>();
+    if (decision == "undo") {
+      if (live_.empty()) throw std::invalid_argument("an undo with no decision left to undo");
+      const auto& target = live_.back();
+      const bool bulk = line.contains("undoes_bulk");
+      const auto expected = bulk ? line.at("undoes_bulk").get<std::int64_t>() : line.at("undoes").get<std::int64_t>();
+      if ((bulk ? target.bulk : target.seq) != expected || (bulk && target.bulk < 0)) {
+        throw std::invalid_argument("the undo names " + std::string(bulk ? "bulk " : "seq ") + std::to_string(expected) +
+                                    ", but the latest decision not yet undone is " +
+                                    (target.bulk >= 0 ? "bulk " + std::to_string(target.bulk) : "seq " + std::to_string(target.seq)));
+      }
+      for (auto it = target.changes.rbegin(); it != target.changes.rend(); ++it) marks_[it->first] = it->second;
+      last_pair_ = target.changes.empty() ? std::nullopt : std::optional<std::int64_t>(target.changes.front().first);
+      last_was_undo_ = true;
+      live_.pop_back();
+    } else {
+      const auto mark = parse_mark(decision);
+      if (!mark) throw std::invalid_argument("decision: expected accept, reject, skip or undo, got '" + decision + "'");
+      const auto pair = line.at("pair").get<std::int64_t>();
+      if (pair < 0 || pair >= static_cast<std::int64_t>(marks_.size())) {
+        throw std::invalid_argument("pair " + std::to_string(pair) + " is not one of the " + std::to_string(marks_.size()) +
+                                    " candidates");
+      }
+      const std::int64_t bulk = line.contains("bulk") ? line.at("bulk").get<std::int64_t>() : -1;
+      if (bulk >= 0 && !live_.empty() && live_.back().bulk == bulk) {
+        live_.back().changes.emplace_back(pair, marks_[pair]);
+      } else {
+        live_.push_back(Action{seq, bulk, {{pair, marks_[pair]}}});
+      }
+      marks_[pair] = *mark;
+      last_pair_ = pair;
+      last_was_undo_ = false;
+    }
+    ++next_seq_;
+  }
+
+  /// The latest decision not yet undone: its seq, its bulk id (-1 for a single decision) and its
+  /// pairs; nullopt when there is none.
+  struct Undoable {
+    std::int64_t seq, bulk;
+    std::vector<std::int64_t> pairs;
+  };
+  std::optional<Undoable> undoable() const {
+    if (live_.empty()) return std::nullopt;
+    Undoable u{live_.back().seq, live_.back().bulk, {}};
+    for (const auto& [pair, previous] : live_.back().changes) u.pairs.push_back(pair);
+    return u;
+  }
+
+ private:
+  struct Action {
+    std::int64_t seq, bulk;
+    std::vector<std::pair<std::int64_t, Mark>> changes;  ///< each pair and its mark before
+  };
+  std::vector<Mark> marks_;
+  std::vector<Action> live_;
+  std::int64_t next_seq_ = 1;
+  std::optional<std::int64_t> last_pair_;
+  bool last_was_undo_ = false;
+};
+
+/// A journal file read whole (for export): its header, state, and notes (a dropped last line).
+struct JournalReplay {
+  JournalHeader header;
+  JournalState state;
+  std::vector<std::string> notes;
+  std::uint64_t complete_bytes = 0;  ///< the length up to the last complete line
+  std::string path;
+};
+
+namespace detail {
+
+inline JournalHeader parse_header(const nlohmann::ordered_json& j) {
+  if (!j.is_object() || !j.contains("selfsup_curate_journal")) {
+    throw std::invalid_argument("not a journal of curate review (its first line has no \"selfsup_curate_journal\")");
+  }
+  if (j.at("selfsup_curate_journal").get<int>() != 1) {
+    throw std::invalid_argument("journal version " + j.at("selfsup_curate_journal").dump() + ", this selfsup reads 1");
+  }
+  return {j.at("candidates").get<std::string>(), j.at("candidates_crc32c").get<std::string>(), j.at("pairs").get<std::int64_t>(),
+          j.at("reviewer").get<std::string>(), j.value("created", std::string())};
+}
+
+inline std::string header_line(const JournalHeader& h) {
+  nlohmann::ordered_json j{{"selfsup_curate_journal", 1},   {"candidates", h.candidates},
+                           {"candidates_crc32c", h.candidates_crc32c}, {"pairs", h.pairs},
+                           {"reviewer", h.reviewer},          {"created", h.created}};
+  return j.dump() + "\n";
+}
+
+}  // namespace detail
+
+/// Reads a journal (see the file comment); `what` names it in errors. A missing last line end
+/// drops that line (a note says so); an empty file is a journal without a header (header.pairs
+/// -1 and no state).
+inline JournalReplay read_journal(const std::filesystem::path& path) {
+  const std::string what = "'" + path.string() + "'";
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::invalid_argument(what + " cannot be read");
+  std::ostringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  JournalReplay r;
+  r.path = path.string();
+  r.header.pairs = -1;
+  std::size_t pos = 0, line_no = 0;
+  while (pos < text.size()) {
+    const auto end = text.find('\n', pos);
+    ++line_no;
+    if (end == std::string::npos) {
+      r.notes.push_back("line " + std::to_string(line_no) + " has no line end: a write cut short (it was never reported "
+                        "saved); it is left out");
+      break;
+    }
+    const std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    r.complete_bytes = pos;
+    try {
+      const auto j = nlohmann::ordered_json::parse(line);
+      if (line_no == 1) {
+        r.header = detail::parse_header(j);
+        if (r.header.pairs < 0) throw std::invalid_argument("pairs must be >= 0");
+        r.state = JournalState(r.header.pairs);
+      } else {
+        r.state.apply(j);
+      }
+    } catch (const std::exception& e) {
+      throw std::invalid_argument(what + ":" + std::to_string(line_no) + ": " + e.what());
+    }
+  }
+  return r;
+}
+
+/// Checks a journal's header against the candidates it is used with; throws naming both.
+inline void check_journal_matches(const JournalReplay& r, std::string_view candidates_path, std::uint32_t crc,
+                                  std::int64_t pairs) {
+  char hex[9];
+  std::snprintf(hex, sizeof hex, "%08x", crc);
+  if (r.header.candidates_crc32c != hex || r.header.pairs != pairs) {
+    throw std::invalid_argument("'" + r.path + "' was written against other candidates ('" + r.header.candidates +
+                                "', " + std::to_string(r.header.pairs) + " pairs, CRC-32C " + r.header.candidates_crc32c +
+                                "), not against '" + std::string(candidates_path) + "' (" + std::to_string(pairs) +
+                                " pairs, CRC-32C " + hex + "); give the candidates it was made with, or another journal");
+  }
+}
+
+/// A journal open for appending: every call writes its lines, flushes them to disk (fdatasync)
+/// and only then changes the state; a failed write is cut back off the file and throws
+/// JournalWriteError, the state unchanged. Not thread-safe: a server guards it with a mutex.
+class Journal {
+ public:
+  /// Opens `path` (created with a header when missing or empty) for the candidates `header`
+  /// names. An existing journal must name the same candidates (CRC-32C and count) and, when
+  /// `header.reviewer` is not empty, the same reviewer. Notes (a dropped last line) go to `notes`.
+  Journal(const std::filesystem::path& path, JournalHeader header, std::vector<std::string>* notes = nullptr)
+      : path_(path) {
+    const std::string what = "'" + path.string() + "'";
+    int fd = -1;
+    do fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644); while (fd < 0 && errno == EINTR);
+    if (fd < 0) throw std::invalid_argument(what + " cannot be opened for writing: " + std::strerror(errno));
+    fd_ = fd;
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      throw std::invalid_argument(what + " is open in another curate review (it is locked); stop that one first, or "
+                                  "give another --journal");
+    }
+    try {
+      struct stat st {};
+      ::fstat(fd_, &st);
+      if (st.st_size == 0) {
+        if (header.reviewer.empty()) header.reviewer = path.stem().string();
+        header.created = utc_now();
+        append(detail::header_line(header));
+        header_ = header;
+        state_ = JournalState(header.pairs);
+      } else {
+        auto replay = read_journal(path);
+        if (replay.header.pairs < 0) throw std::invalid_argument(what + ": no header line");
+        if (replay.complete_bytes < static_cast<std::uint64_t>(st.st_size)) {
+          if (::ftruncate(fd_, static_cast<off_t>(replay.complete_bytes)) != 0) {
+            throw std::invalid_argument(what + ": cannot cut off its unfinished last line: " + std::strerror(errno));
+          }
+        }
+        if (notes) for (auto& n : replay.notes) notes->push_back(what + ": " + n);
+        if (replay.header.candidates_crc32c != header.candidates_crc32c || replay.header.pairs != header.pairs) {
+          throw std::invalid_argument(what + " was written against other candidates ('" + replay.header.candidates + "', " +
+                                      std::to_string(replay.header.pairs) + " pairs, CRC-32C " +
+                                      replay.header.candidates_crc32c + "), not against '" + header.candidates + "' (" +
+                                      std::to_string(header.pairs) + " pairs, CRC-32C " + header.candidates_crc32c +
+                                      "); give the candidates it was made with, or another --journal");
+        }
+        if (!header.reviewer.empty() && replay.header.reviewer != header.reviewer) {
+          throw std::invalid_argument(what + " is the journal of reviewer '" + replay.header.reviewer + "', not of '" +
+                                      header.reviewer + "'; leave --reviewer out, or give another --journal");
+        }
+        header_ = replay.header;
+        state_ = std::move(replay.state);
+      }
+    } catch (...) {
+      ::close(fd_);
+      fd_ = -1;
+      throw;
+    }
+  }
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+  ~Journal() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  const JournalHeader& header() const { return header_; }
+  const JournalState& state() const { return state_; }
+  const std::filesystem::path& path() const { return path_; }
+
+  /// One decision on one pair; `first`/`second` name its images (for people reading the file).
+  /// Returns the line's seq.
+  std::int64_t decide(std::int64_t pair, Mark mark, std::string_view first, std::string_view second) {
+    const auto seq = state_.next_seq();
+    nlohmann::ordered_json j{{"seq", seq}, {"pair", pair}, {"first", first}, {"second", second},
+                             {"decision", mark_name(mark)}, {"reviewer", header_.reviewer}, {"time", utc_now()}};
+    check_pair(pair, mark);
+    append(j.dump() + "\n");
+    state_.apply(j);
+    return seq;
+  }
+
+  /// One decision on many pairs (a bulk decision: undone as a whole); `name(pair)` gives each
+  /// pair's images. Returns the bulk id (the first line's seq).
+  template <class Names>
+  std::int64_t decide_all(std::span<const std::int64_t> pairs, Mark mark, Names&& name) {
+    const auto bulk = state_.next_seq();
+    std::string lines;
+    std::vector<nlohmann::ordered_json> parsed;
+    const auto time = utc_now();
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      check_pair(pairs[i], mark);
+      const auto [first, second] = name(pairs[i]);
+      nlohmann::ordered_json j{{"seq", bulk + static_cast<std::int64_t>(i)}, {"pair", pairs[i]}, {"first", first},
+                               {"second", second}, {"decision", mark_name(mark)}, {"bulk", bulk},
+                               {"reviewer", header_.reviewer}, {"time", time}};
+      lines += j.dump();
+      lines += '\n';
+      parsed.push_back(std::move(j));
+    }
+    append(lines);
+    for (const auto& j : parsed) state_.apply(j);
+    return bulk;
+  }
+
+  /// Undoes the latest decision not yet undone (a bulk one whole); returns the pairs it changed,
+  /// nullopt when there is nothing to undo.
+  std::optional<std::vector<std::int64_t>> undo() {
+    auto target = state_.undoable();
+    if (!target) return std::nullopt;
+    nlohmann::ordered_json j{{"seq", state_.next_seq()}, {"decision", "undo"}};
+    if (target->bulk >= 0) j["undoes_bulk"] = target->bulk;
+    else j["undoes"] = target->seq;
+    j["pairs"] = target->pairs;
+    j["reviewer"] = header_.reviewer;
+    j["time"] = utc_now();
+    append(j.dump() + "\n");
+    state_.apply(j);
+    return target->pairs;
+  }
+
+ private:
+  void check_pair(std::int64_t pair, Mark mark) const {
+    if (pair < 0 || pair >= header_.pairs) {
+      throw std::out_of_range("pair " + std::to_string(pair) + " is not one of the " + std::to_string(header_.pairs) +
+                              " candidates (0 to " + std::to_string(header_.pairs - 1) + ")");
+    }
+    if (mark == Mark::none) throw std::invalid_argument("a decision must be accept, reject or skip");
+  }
+
+  /// Appends `text` and flushes it to disk; on failure cuts the file back and throws.
+  void append(const std::string& text) {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) throw JournalWriteError("'" + path_.string() + "': " + std::strerror(errno));
+    const char* data = text.data();
+    std::size_t left = text.size();
+    int error = 0;
+    while (left > 0) {
+      const auto n = ::write(fd_, data, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        error = n < 0 ? errno : EIO;
+        break;
+      }
+      data += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    if (error == 0 && ::fdatasync(fd_) != 0) error = errno;
+    if (error != 0) {
+      [[maybe_unused]] const int cut = ::ftruncate(fd_, st.st_size);  // nothing of it stays
+      throw JournalWriteError("writing '" + path_.string() + "' failed: " + std::strerror(error) +
+                              "; nothing of this decision was saved");
+    }
+  }
+
+  std::filesystem::path path_;
+  int fd_ = -1;
+  JournalHeader header_;
+  JournalState state_;
+};
+
+}  // namespace selfsup::curate
