@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Responsiveness of the `curate review` page with many candidates, as ratios against a small set:
 
-  curate_review.py CURATE_EXE TRAIN_EXE WORK_DIR [--pairs 100000] [--nexts 900] [--json PATH] [--keep]
+  curate_review.py CURATE_EXE TRAIN_EXE WORK_DIR [--pairs 100000] [--nexts 900] [--keyboard 1000] [--json PATH] [--keep]
 
 Two candidate sets are made with `TRAIN_EXE --max-steps 0 --export` and `CURATE_EXE mine`: ~1,000
 pairs and at least --pairs. For each, `curate review` is started and the page opened in headless
@@ -12,16 +12,23 @@ Chromium (1400x1000); measured (key and click latencies in the page, with perfor
   them behind, so every 180th press loads a window; those presses are also reported on their own);
 - filter: class + minimum similarity + undecided only, click on Apply until #position changes;
 - server: GET /api/pairs?offset=…&limit=200 with that filter, 100 offsets across the list (urllib).
-Prints a table (small, large, ratio large/small) with the machine and the candidate counts; --json
-writes it with the samples. Exit 77 when selenium, chromium or chromedriver is missing.
+Then, on the large set and a fresh journal, --keyboard pairs are decided by keys alone (a / r in a
+seeded pattern, a few s and u; each key waits for the saved signal as above), the server is killed
+(SIGKILL) right after the last save the page showed and restarted on that journal: the reopened
+page must show the same progress and the pair after the last decided one, and `curate export`
+exactly the pairs the script accepted (by its own record, as (first, second) from the candidates).
+Prints a table (small, large, ratio large/small) with the machine and the candidate counts, and the
+keyboard summary; --json writes them with the samples. Exit 1 when a keyboard check fails (saying
+what was expected and what came), 77 when selenium, chromium or chromedriver is missing.
 """
-import argparse, csv, json, math, os, re, shutil, signal, statistics, subprocess, sys, time
+import argparse, collections, csv, json, math, os, random, re, shutil, signal, statistics, subprocess, sys, time
 import urllib.parse, urllib.request
 
 ap = argparse.ArgumentParser()
 ap.add_argument("curate"); ap.add_argument("train"); ap.add_argument("work")
 ap.add_argument("--pairs", type=int, default=100000, help="candidates in the large set, at least")
 ap.add_argument("--nexts", type=int, default=900, help="presses of n (at most the small set's size - 51)")
+ap.add_argument("--keyboard", type=int, default=1000, help="pairs decided by keys on the large set, 0: none")
 ap.add_argument("--json", help="write the table and the samples here")
 ap.add_argument("--keep", action="store_true", help="keep the files made in WORK_DIR")
 args = ap.parse_args()
@@ -47,7 +54,9 @@ WORK = os.path.abspath(args.work)
 os.makedirs(WORK, exist_ok=True)
 CURATE, TRAIN = os.path.abspath(args.curate), os.path.abspath(args.train)
 LOADS, DECISIONS, NEXTS, SERVER_CALLS = 5, 50, args.nexts, 100
+SEED = 1    # of the keyboard part's key pattern
 made = []   # files made in WORK, removed at the end
+live = []   # servers started, stopped at the end
 work_file = lambda name: made.append(os.path.join(WORK, name)) or made[-1]
 
 
@@ -65,16 +74,18 @@ def make_candidates(tag, per_class, k):
 
 
 class Server:
-    """`curate review` in its own process group; its output goes to a log file."""
+    """`curate review` in its own process group, its output in a log file; a fresh journal unless restart."""
 
-    def __init__(self, tag, per_class, candidates):
-        self.log, journal = work_file("server-%s.log" % tag), work_file("journal-%s.jsonl" % tag)
-        if os.path.exists(journal):
-            os.remove(journal)   # left by an earlier --keep
+    def __init__(self, tag, per_class, candidates, restart=False):
+        self.log = work_file("server-%s%s.log" % (tag, "-restart" if restart else ""))
+        self.journal = work_file("journal-%s.jsonl" % tag)
+        if os.path.exists(self.journal) and not restart:
+            os.remove(self.journal)   # left by an earlier --keep
         with open(self.log, "w") as log:
             self.proc = subprocess.Popen([CURATE, "review", "--per-class", str(per_class), "--candidates",
-                                          candidates, "--journal", journal, "--port", "0"],
+                                          candidates, "--journal", self.journal, "--port", "0"],
                                          stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        live.append(self)
         deadline = time.time() + 120
         while time.time() < deadline and self.proc.poll() is None:
             m = re.search(r"curate review: open (http://\S+)", open(self.log).read())
@@ -91,16 +102,20 @@ class Server:
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+                self.kill()
+
+    def kill(self):
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
 
 
 # Arms a watcher in the page: it notes the first keydown/click after this call and the moment the
 # condition `kind` holds (checked on every DOM change, image load and every 25 ms), with the number
-# of /api/pairs requests made in between.
+# of /api/pairs requests made in between; for 'decided', also the moment #save-status[data-saves] grew.
 ARM = """
 const [kind, before] = arguments, $ = (id) => document.getElementById(id);
-const b = window.__bench = {event: null, result: null, notify: null}, stop = new AbortController();
+const b = window.__bench = {event: null, saved: null, result: null, notify: null}, stop = new AbortController();
 performance.setResourceTimingBufferSize(100000);
 performance.clearResourceTimings();
 const mark = () => { if (b.event === null) b.event = performance.now(); };
@@ -113,9 +128,10 @@ const met = () => {
   return $('position').dataset.query !== before.query;  // 'filtered'
 };
 const check = () => {
+  if (kind === 'decided' && b.saved === null && Number($('save-status').dataset.saves) > before.saves) b.saved = performance.now();
   if (b.result || !met()) return;
-  const now = performance.now(), res = performance.getEntriesByType('resource');
-  b.result = {ms: b.event === null ? null : now - b.event, loads: res.filter((e) => e.name.includes('/api/pairs')).length};
+  const now = performance.now(), res = performance.getEntriesByType('resource'), since = (t) => b.event === null ? null : t - b.event;
+  b.result = {ms: since(now), saved: b.saved === null ? null : since(b.saved), loads: res.filter((e) => e.name.includes('/api/pairs')).length};
   stop.abort(); observer.disconnect(); clearInterval(timer);
   if (b.notify) b.notify(b.result);
 };
@@ -133,6 +149,7 @@ if (b.result) done(b.result); else b.notify = done;
 SHOWN = """const $ = (id) => document.getElementById(id);
 return {pair: $('pair-id').textContent.trim(), saves: Number($('save-status').dataset.saves),
         query: $('position').dataset.query, position: $('position').textContent};"""
+PROGRESS = "return document.getElementById('progress').textContent;"
 
 
 def start_browser():
@@ -211,13 +228,92 @@ ROWS = [("first pair shown, median of %d loads (ms)" % LOADS, "first", median),
         ("GET /api/pairs filtered limit=200, median of %d (ms)" % SERVER_CALLS, "server", median)]
 
 
+class Failure(Exception):
+    pass
+
+
+def check(what, expected, got):
+    if expected != got:
+        raise Failure("%s\n  expected: %s\n  got:      %s" % (what, expected, got))
+
+
+def keyboard(driver, tag, per_class, path, rows, n):
+    """n pairs decided by keys alone on a fresh journal, the server killed and restarted, then exported.
+    Returns the summary; a failed check is noted in it (nothing_lost false, failure: the message)."""
+    kb = {"decisions": 0, "keys": collections.Counter(), "saved_ms": [], "wall_s": None, "per_minute": None,
+          "saved_median_ms": None, "nothing_lost": False, "failure": None}
+    decisions, undoable = {}, []   # the script's own record: pair -> decision; pairs a u would undo
+    decided = lambda: sum(d in ("accept", "reject") for d in decisions.values())
+    pair, key, rng = 0, None, random.Random(SEED)
+    server = Server(tag + "-keyboard", per_class, path)
+    try:
+        driver.get(server.url)   # no #filter: the whole list, from pair 0 (nothing decided yet)
+        driver.execute_script(ARM, "first", {})
+        driver.execute_async_script(COLLECT)
+        t0 = time.perf_counter()
+        while decided() < n:
+            # 2 %: u (only right after a decision, so never twice running), 3 %: s, else a (60 %) or r;
+            # the last key is always a or r, since only they raise the count
+            x = rng.random()
+            key = "u" if x < 0.02 and key in ("a", "r", "s") else "s" if x < 0.05 else "a" if rng.random() < 0.6 else "r"
+            check("before key %s: #pair-id" % key, str(pair), driver.execute_script(SHOWN)["pair"])
+            r = timed_key(driver, "decided", key)   # saved, and the next (or the undone) pair shown
+            kb["keys"][key] += 1
+            kb["saved_ms"].append(r["saved"])
+            # every key here meets an undecided pair: the page only moves on, or back to the pair undone
+            if key == "u":
+                pair = undoable.pop()
+                del decisions[pair]
+            else:
+                decisions[pair] = {"a": "accept", "r": "reject", "s": "skip"}[key]
+                undoable.append(pair)
+                pair += 1
+        kb["wall_s"] = time.perf_counter() - t0
+        kb["per_minute"] = 60 * n / kb["wall_s"]
+        kb["saved_median_ms"] = median([x for x in kb["saved_ms"] if x is not None])
+        # killed right after the last save the page showed; what the page shows is read after
+        server.kill()
+        shown, progress = driver.execute_script(SHOWN)["pair"], driver.execute_script(PROGRESS)
+        mine = tuple(sum(d == k for d in decisions.values()) for k in ("accept", "reject", "skip"))
+        check("before the kill: #pair-id, the pair after the last decided one", str(pair), shown)
+        m = re.search(r"reviewed (\d+) .* accepted (\d+) .* rejected (\d+) .* skipped (\d+)", progress)
+        check("before the kill: #progress (reviewed, accepted, rejected, skipped)",
+              (mine[0] + mine[1],) + mine, m and tuple(map(int, m.groups())) or progress)
+        server = Server(tag + "-keyboard", per_class, path, restart=True)
+        driver.get(server.url)
+        driver.execute_script(ARM, "first", {})
+        driver.execute_async_script(COLLECT)
+        check("after the restart: #progress", progress, driver.execute_script(PROGRESS))
+        check("after the restart: #pair-id, the pair after pair %d (the last decided)" % (pair - 1), str(pair),
+              driver.execute_script(SHOWN)["pair"])
+        server.stop()
+        out = work_file("pairs-%s-keyboard.csv" % tag)
+        p = subprocess.run([CURATE, "export", "--candidates", path, "--journal", server.journal, "--out", out],
+                           capture_output=True, text=True)
+        check("curate export: exit status", 0,
+              p.returncode if p.returncode == 0 else "%d, output:\n%s%s" % (p.returncode, p.stdout, p.stderr))
+        with open(out, newline="") as f:
+            table = list(csv.reader(line for line in f if not line.startswith("#")))
+        check("the exported table's header", ["first", "second"], table[0] if table else None)
+        by_id = {int(r["pair"]): r for r in rows}
+        want = collections.Counter((by_id[q]["first"], by_id[q]["second"]) for q, d in decisions.items() if d == "accept")
+        got = collections.Counter(tuple(r) for r in table[1:] if r)
+        check("the exported pairs: count, missing, not accepted (at most 5 of each)",
+              (sum(want.values()), [], []), (sum(got.values()), sorted(want - got)[:5], sorted(got - want)[:5]))
+        kb["nothing_lost"] = True
+    except Failure as e:
+        kb["failure"] = str(e)
+    kb["decisions"] = decided()
+    return kb
+
+
 def main():
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     machine = {"nproc": len(os.sched_getaffinity(0)), "cpu": cpu, "loadavg": os.getloadavg()}
     print("machine: %d CPUs (nproc), %s, load average %.2f %.2f %.2f" % ((machine["nproc"], cpu) + machine["loadavg"]))
     # (tag, images per class, neighbours): 10 classes, mining keeps ~0.8 pairs per image and neighbour
     sets = [("small", 40, 3), ("large", math.ceil(args.pairs / (0.8 * 10 * 10)), 10)]
-    made_sets, driver, server, results = {}, None, None, {}
+    made_sets, driver, results, kb = {}, None, {}, None
     try:
         for tag, per_class, k in sets:
             for _ in range(3):
@@ -235,9 +331,12 @@ def main():
             print("%s: measuring at %s (filter: min similarity %s)" % (tag, server.url.split("?")[0], min_cos), flush=True)
             results[tag] = measure(driver, server.url, classes, min_cos)
             server.stop()
-            server = None
+        if args.keyboard > 0:
+            path, rows, per_class, _ = made_sets["large"]
+            print("large: %d pairs decided by keyboard, then SIGKILL, restart, export" % args.keyboard, flush=True)
+            kb = keyboard(driver, "large", per_class, path, rows, args.keyboard)
     finally:
-        if server:
+        for server in live:
             server.stop()
         if driver:
             driver.quit()
@@ -260,11 +359,23 @@ def main():
                                        cell(r["ratio"], "%.2f")))
     print("(ratio = large / small; filtered list of the server measure: %d and %d pairs)"
           % (small["server_filtered_total"], large["server_filtered_total"]))
+    if kb:
+        keys = ", ".join("%s %d" % (k, kb["keys"][k]) for k in "arsu")
+        print("\nkeyboard on the large set (%d pairs, fresh journal, seed %d)" % (counts["large"], SEED))
+        for label, v in [("decisions (pairs accepted or rejected)", "%d" % kb["decisions"]),
+                         ("keys pressed", "%d (%s)" % (sum(kb["keys"].values()), keys)),
+                         ("wall time, first key -> last saved (s)", cell(kb["wall_s"], "%.1f")),
+                         ("decisions per minute", cell(kb["per_minute"], "%.1f")),
+                         ("key -> saved, median (ms)", cell(kb["saved_median_ms"], "%.1f")),
+                         ("nothing lost (SIGKILL, restart, export)", "yes" if kb["nothing_lost"] else "no")]:
+            print("%-52s %s" % (label, v))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"machine": machine, "candidates": counts, "table": table, "samples": results,
-                       "per_class_k": {t: made_sets[t][2:] for t in made_sets}}, f, indent=1)
+                       "keyboard": kb, "per_class_k": {t: made_sets[t][2:] for t in made_sets}}, f, indent=1)
         print("wrote " + args.json)
+    if kb and kb["failure"]:
+        sys.exit("FAILED: " + kb["failure"])
 
 
 main()

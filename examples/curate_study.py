@@ -4,7 +4,7 @@ have them reviewed through curate review's HTTP API by a scripted reviewer that 
 when the two images' labels agree (a careful annotator), export, and train SimCLR under N seeds
 with three sources of positives: augmented pairs, the unreviewed candidates, the reviewed table;
 then `curate compare` prints each with its 95 % interval and the paired differences from
-augmented pairs.
+augmented pairs, and those of the reviewed table from the unreviewed candidates.
 
     curate_study.py --bin build/release/examples --work curate-study [--seeds 3] [--k 5]
                     [--per-class K] [--epochs E] [--batch-size B] [--max-steps S]
@@ -114,4 +114,6 @@ for name, positives in [("augmented", ["--positives", "augmented"]),
     run([train, "--method", args.method, *positives, *budget, "--seeds", str(args.seeds), "--json", out, "--quiet"])
     runs.append(out)
 run([curate, "compare", *runs, "--names", "augmented,unreviewed,reviewed", "--json", path("compare.json")])
+# What the review itself adds: the reviewed table against the same candidates unreviewed.
+run([curate, "compare", *runs[1:], "--names", "unreviewed,reviewed", "--json", path("compare_review.json")])
 print(f"curate_study: done in {time.time() - start:.0f} s; files in {args.work}", flush=True)
