@@ -270,7 +270,7 @@ def keyboard(driver, tag, per_class, path, rows, n):
                 pair += 1
         kb["wall_s"] = time.perf_counter() - t0
         kb["per_minute"] = 60 * n / kb["wall_s"]
-        kb["saved_median_ms"] = median([x for x in kb["saved_ms"] if x is not None])
+        kb["saved_median_ms"] = median([float(x) for x in kb["saved_ms"] if x is not None])
         # killed right after the last save the page showed; what the page shows is read after
         server.kill()
         shown, progress = driver.execute_script(SHOWN)["pair"], driver.execute_script(PROGRESS)

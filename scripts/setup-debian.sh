@@ -8,7 +8,7 @@ packages="$packages libturbojpeg0-dev libpng-dev libcli11-dev nlohmann-json3-dev
 packages="$packages libgloo-dev"
 # curate's review server (cpp-httplib), and the browser that tests its page (Debian's Chromium,
 # its driver and Selenium's Python bindings).
-packages="$packages libcpp-httplib-dev chromium chromium-driver python3-selenium"
+packages="$packages pkg-config libcpp-httplib-dev chromium chromium-driver python3-selenium"
 # The tests' side of PyTorch: weights saved and loaded by Python's torch and torchvision.
 packages="$packages python3-torch python3-torchvision"
 missing=""
