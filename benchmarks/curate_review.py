@@ -350,6 +350,8 @@ def main():
     for label, key, f in ROWS:
         a, b = f(small[key]), f(large[key])
         ratio = b / a if f is not len and a and b is not None else None   # no ratio for a count
+        if f is not len:  # the page's timer may give whole milliseconds: still times, not counts
+            a, b = (None if v is None else float(v) for v in (a, b))
         table.append({"measure": label, "small": a, "large": b, "ratio": ratio})
     head = "%-52s %12s %12s %8s" % ("measure", "%d pairs" % counts["small"], "%d pairs" % counts["large"], "ratio")
     print("\n" + head + "\n" + "-" * len(head))
