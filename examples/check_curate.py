@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """curate end to end without a browser: mine candidates, review them through the page's HTTP API
-(the token, malformed requests, a server killed with SIGKILL mid-review and restarted), export
-from one and from two reviewers (agreement, --agree rules), train on the exported table, and
-compare runs.
+(the token, malformed and random requests, a server killed with SIGKILL mid-review and
+restarted), export from one and from two reviewers (agreement, --agree rules), train on the
+exported table, and compare runs; then the same path on an image folder (candidates named by
+path, images served as their files are).
 
     check_curate.py BIN_DIR WORK_DIR
 
@@ -13,6 +14,7 @@ exported table is compared with them.
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -82,9 +84,8 @@ class Server:
         return self.proc.returncode
 
 
-os.makedirs(WORK, exist_ok=True)
-for name in os.listdir(WORK):
-    os.remove(os.path.join(WORK, name))
+shutil.rmtree(WORK, ignore_errors=True)
+os.makedirs(WORK)
 INIT = os.path.join(WORK, "init.pt")
 CANDIDATES = os.path.join(WORK, "candidates.csv")
 run([TRAIN, *DATA, "--batch-size", "32", "--max-steps", "0", "--export", INIT, "--quiet"])
@@ -272,4 +273,41 @@ cmp = json.load(open(os.path.join(WORK, "compare.json")))
 r0, r1 = (json.load(open(p)) for p in runs)
 diff = sum(x - y for x, y in zip(r1["knn_top1_runs"], r0["knn_top1_runs"])) / 2
 expect(abs(cmp[1]["vs_augmented"]["knn_top1"]["mean"] - diff) < 1e-9, f"compare's paired mean {cmp[1]} against {diff}")
+# --- an image folder: candidates named by path, images served as the files are -------------------
+from PIL import Image
+folder = os.path.join(WORK, "folder")
+for split, count in [("train", 8), ("val", 2)]:
+    for c, colour in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
+        os.makedirs(os.path.join(folder, split, f"class{c}"), exist_ok=True)
+        for i in range(count):
+            shade = tuple(max(0, min(255, v + 9 * i - 20)) for v in colour)
+            image = Image.new("RGB", (20, 16), shade)
+            image.putpixel((i, i), (255, 255, 255))
+            image.save(os.path.join(folder, split, f"class{c}", f"img{i}.png"))
+FOLDER = ["--data", "folder:" + folder, "--image-size", "16"]
+folder_init = os.path.join(WORK, "folder_init.pt")
+run([TRAIN, *FOLDER, "--backbone", "small_cnn", "--batch-size", "6", "--max-steps", "0", "--export", folder_init, "--quiet"])
+CANDIDATES = os.path.join(WORK, "folder_candidates.csv")
+run([CURATE, "mine", "--init", folder_init, *FOLDER, "--k", "2", "--out", CANDIDATES, "--quiet"])
+folder_rows = [line.strip().split(",") for line in open(CANDIDATES) if not line.startswith("#")][1:]
+expect(folder_rows and all(r[1].startswith("class") and r[1].endswith(".png") and r[9] == r[1].split("/")[0]
+                           for r in folder_rows), f"folder candidates are paths under train/ with their class: {folder_rows[:3]}")
+DATA = FOLDER
+s = Server(os.path.join(WORK, "folder.jsonl"))
+code, window = s.call("GET", "/api/pairs?limit=1000")
+expect(code == 200 and window["total"] == len(folder_rows), f"folder pairs: {code} {window.get('total')}")
+for item in window["items"][:4]:
+    code, served = s.call("GET", f"/image/{item['first_image']}")
+    on_disk = open(os.path.join(folder, "train", item["first"]), "rb").read()
+    expect(code == 200 and served == on_disk, f"image {item['first_image']} is the file {item['first']} as it is")
+decide(s, 0, "accept")
+decide(s, 1, "accept")
+s.stop()
+folder_table = os.path.join(WORK, "folder_pairs.csv")
+run([CURATE, "export", "--candidates", CANDIDATES, "--journal", os.path.join(WORK, "folder.jsonl"), "--out", folder_table])
+want = sorted(tuple(folder_rows[p][1:3]) for p in (0, 1))
+expect(sorted(read_table(folder_table)) == want, f"folder export: {read_table(folder_table)} against {want}")
+out = run([TRAIN, *FOLDER, "--backbone", "small_cnn", "--positives", "semantic", "--pairs", folder_table,
+           "--batch-size", "6", "--max-steps", "1", "--quiet"])
+expect(f"--pairs {folder_table}: 2 pairs" in out, "train reads the folder's exported table: " + out)
 print("check_curate: all checks passed", flush=True)
