@@ -216,6 +216,16 @@ inline JournalHeader parse_header(const nlohmann::ordered_json& j) {
           j.at("reviewer").get<std::string>(), j.value("created", std::string())};
 }
 
+/// Flushes the folder holding `path` to disk, so that a file just created there stays listed
+/// after a crash of the machine (best effort: some file systems refuse it).
+inline void sync_folder_of(const std::filesystem::path& path) {
+  const auto folder = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  [[maybe_unused]] const int synced = ::fsync(fd);
+  ::close(fd);
+}
+
 inline std::string header_line(const JournalHeader& h) {
   nlohmann::ordered_json j{{"selfsup_curate_journal", 1},   {"candidates", h.candidates},
                            {"candidates_crc32c", h.candidates_crc32c}, {"pairs", h.pairs},
@@ -307,6 +317,7 @@ class Journal {
         if (header.reviewer.empty()) header.reviewer = path.stem().string();
         header.created = utc_now();
         append(detail::header_line(header));
+        detail::sync_folder_of(path);  // the new file's name survives a power loss too
         header_ = header;
         state_ = JournalState(header.pairs);
       } else {
