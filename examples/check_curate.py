@@ -27,8 +27,13 @@ CURATE, TRAIN = os.path.join(BIN, "curate"), os.path.join(BIN, "train")
 DATA = ["--per-class", "20"]
 
 
+RUNNING = []  # the servers started and not yet stopped: a failure stops them too
+
+
 def fail(message):
     print("check_curate: FAILED: " + message, flush=True)
+    for server in RUNNING:
+        server.kill()
     sys.exit(1)
 
 
@@ -50,6 +55,7 @@ class Server:
     def __init__(self, journal, *extra):
         self.proc = subprocess.Popen([CURATE, "review", *DATA, "--candidates", CANDIDATES, "--journal", journal, *extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        RUNNING.append(self.proc)
         deadline = time.time() + 60
         self.output = []
         while time.time() < deadline:
@@ -80,6 +86,7 @@ class Server:
     def stop(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)
         rest, _ = self.proc.communicate(timeout=30)
+        RUNNING.remove(self.proc)
         self.output.append(rest)
         return self.proc.returncode
 
