@@ -79,12 +79,18 @@ std::string label_name(const ex::Data& d, std::int64_t label) {
   return std::to_string(label);
 }
 
-/// How a pair table names training image i of the loaded split: its path under train/ (folders),
-/// or its index in the full split.
-std::string image_name(const ex::Data& d, std::int64_t i) {
-  if (!d.train_paths.empty()) return d.train_paths[static_cast<std::size_t>(i)];
-  if (d.chosen.defined()) return std::to_string(d.chosen[i].item<std::int64_t>());
-  return std::to_string(i);
+/// How a pair table names each training image of the loaded split: its path under train/
+/// (folders), or its index in the full split (a --per-class subset's mapped back).
+std::vector<std::string> image_names(const ex::Data& d) {
+  if (!d.train_paths.empty()) return d.train_paths;
+  std::vector<std::string> names(static_cast<std::size_t>(d.train.size()));
+  if (d.chosen.defined()) {
+    const auto chosen = d.chosen.accessor<std::int64_t, 1>();
+    for (std::int64_t i = 0; i < chosen.size(0); ++i) names[static_cast<std::size_t>(i)] = std::to_string(chosen[i]);
+  } else {
+    for (std::size_t i = 0; i < names.size(); ++i) names[i] = std::to_string(i);
+  }
+  return names;
 }
 
 std::vector<std::string> labels_of(const ex::Data& d) {
@@ -127,8 +133,7 @@ int mine(const ex::Common& c, const sc::CandidateOptions& o, const std::string& 
                   {"init", c.init.empty() ? c.checkpoint : c.init}};
   const auto record = data_record(c.data);
   for (const auto& [key, value] : record.items()) set.meta[key] = value;
-  std::vector<std::string> names(static_cast<std::size_t>(mined.images));
-  for (std::int64_t i = 0; i < mined.images; ++i) names[static_cast<std::size_t>(i)] = image_name(d, i);
+  const auto names = image_names(d);
   std::int64_t same = 0;
   std::set<std::int64_t> covered;
   for (std::int64_t p = 0; p < mined.size(); ++p) {
@@ -199,7 +204,8 @@ int review(ex::DataOptions& data, const std::string& candidates_path, const std:
   check_same_data(set, data, d.train.size());
   // Each candidate's images in the loaded split: by path (folders) or by full-split index.
   std::unordered_map<std::string, std::int64_t> index;
-  for (std::int64_t i = 0; i < d.train.size(); ++i) index.emplace(image_name(d, i), i);
+  const auto names = image_names(d);
+  for (std::size_t i = 0; i < names.size(); ++i) index.emplace(names[i], static_cast<std::int64_t>(i));
   ex::curate::ReviewSetup setup;
   setup.candidates = &set;
   setup.images = d.train.size();
