@@ -38,7 +38,7 @@ fi
 # ---- inside the Debian 13 root ----------------------------------------------------------------
 cd /selfsup
 build_packages="build-essential cmake ninja-build librange-v3-dev libfmt-dev libboost-test-dev libstb-dev
-                libturbojpeg0-dev libpng-dev libcli11-dev nlohmann-json3-dev python3 pkg-config libcpp-httplib-dev"
+                libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libcli11-dev nlohmann-json3-dev python3 pkg-config libcpp-httplib-dev"
 # nvcc (CMake's CUDA language, which LibTorch's CMake package enables) with the host compiler it
 # supports (CUDA 12.4: GCC 13 at most), NCCL, and Gloo and tensorpipe built for CUDA.
 cuda_packages="nvidia-cuda-toolkit g++-13 libnccl-dev libgloo-cuda-dev libtensorpipe-cuda-0 python3-dev libprotobuf-dev"

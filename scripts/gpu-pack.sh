@@ -8,7 +8,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 packages="librange-v3-dev libfmt-dev libfmt9 libboost-test1.74-dev libboost1.74-dev libboost-test1.74.0
-          libcli11-dev nlohmann-json3-dev libturbojpeg0-dev libturbojpeg0 libpng-dev libpng16-16"
+          libcli11-dev nlohmann-json3-dev libturbojpeg0-dev libturbojpeg0 libjpeg62-turbo-dev libjpeg62-turbo libpng-dev libpng16-16"
 mkdir -p .gpu
 cd .gpu
 missing=""

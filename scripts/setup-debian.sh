@@ -3,7 +3,7 @@
 set -eu
 packages="build-essential cmake ninja-build libtorch-dev libopenblas0-pthread librange-v3-dev
           libfmt-dev libboost-test-dev libstb-dev"
-packages="$packages libturbojpeg0-dev libpng-dev libcli11-dev nlohmann-json3-dev"
+packages="$packages libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev libcli11-dev nlohmann-json3-dev"
 # Gloo's headers, for c10d's ProcessGroupGloo (selfsup/distributed/init.hpp, multi-process runs).
 packages="$packages libgloo-dev"
 # curate's review server (cpp-httplib), and the browser that tests its page (Debian's Chromium,

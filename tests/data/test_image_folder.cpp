@@ -1,19 +1,25 @@
 // data::ImageFolder on a small folder of JPEG and PNG files written here with libjpeg-turbo and
-// libpng, including broken files. Compiled only where those headers exist (selfsup::io).
+// libpng, including broken files; its box decoding against a full decode; and (with
+// SELFSUP_FOLDER_DIR, as ctest runs it) its reads written for tests/data/torchvision_folder.py to
+// compare with torchvision. Compiled only where those headers exist (selfsup::io).
 #include "../support.hpp"
 
-#if __has_include(<turbojpeg.h>) && __has_include(<png.h>)
+#if __has_include(<turbojpeg.h>) && __has_include(<png.h>) && __has_include(<jpeglib.h>)
 
 #include <selfsup/data/image_folder.hpp>
 #include <selfsup/data/pair_table.hpp>
+#include <selfsup/detail/random.hpp>
+#include <selfsup/views/random_resized_crop.hpp>
 
 #define SELFSUP_EXAMPLES_IMAGE_IO 1
 #include "../../examples/common/example_support.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -41,13 +47,13 @@ void write_png(const fs::path& path, const torch::Tensor& chw, bool grey = false
   BOOST_REQUIRE(png_image_write_to_file(&image, path.c_str(), 0, hwc.data_ptr<uint8_t>(), 0, nullptr));
 }
 
-std::vector<unsigned char> jpeg_bytes(const torch::Tensor& chw) {
+std::vector<unsigned char> jpeg_bytes(const torch::Tensor& chw, int subsampling = TJSAMP_444, int quality = 98) {
   auto hwc = chw.permute({1, 2, 0}).contiguous();
   tjhandle h = tjInitCompress();
   unsigned char* buf = nullptr;
   unsigned long size = 0;
   BOOST_REQUIRE(tjCompress2(h, hwc.data_ptr<uint8_t>(), static_cast<int>(chw.size(2)), 0,
-                            static_cast<int>(chw.size(1)), TJPF_RGB, &buf, &size, TJSAMP_444, 98, 0) == 0);
+                            static_cast<int>(chw.size(1)), TJPF_RGB, &buf, &size, subsampling, quality, 0) == 0);
   std::vector<unsigned char> out(buf, buf + size);
   tjFree(buf);
   tjDestroy(h);
@@ -84,7 +90,7 @@ BOOST_AUTO_TEST_SUITE(data_tests)
 
 BOOST_AUTO_TEST_CASE(image_folder_decodes_and_skips_bad_files) {
   auto root = make_folder();
-  data::ImageFolder folder(root, {.size = 8, .threads = 2, .warn = false});
+  data::ImageFolder folder(root, {.size = 8, .threads = 2, .verify = true, .warn = false});
   BOOST_TEST(folder.size() == 4);
   BOOST_TEST(folder.skipped() == 2);
   BOOST_TEST(folder.skipped_files() == std::vector<std::string>({"dog/broken.jpg", "dog/empty.png"}));
@@ -105,7 +111,7 @@ BOOST_AUTO_TEST_CASE(image_folder_decodes_and_skips_bad_files) {
   BOOST_TEST(torch::equal(folder.images(idx), x.index_select(0, idx)));
   BOOST_TEST(torch::equal(folder.load_all().all_images(), x));
   // Resized: the 8x8 pattern halved is a 4x4 image, averaged by the antialiased resize.
-  data::ImageFolder small(root, {.size = 4, .warn = false});
+  data::ImageFolder small(root, {.size = 4, .verify = true, .warn = false});
   BOOST_TEST(small.images(torch::tensor({0}, torch::kLong)).sizes() == torch::IntArrayRef({1, 3, 4, 4}));
   // A pair table can name the folder's images by path.
   auto t = data::parse_pair_table("first,second\ncat/a.png,dog/d.png\n", {.paths = folder.paths()});
@@ -116,16 +122,128 @@ BOOST_AUTO_TEST_CASE(image_folder_decodes_and_skips_bad_files) {
 
 BOOST_AUTO_TEST_CASE(image_folder_stops_on_bad_files_by_option) {
   auto root = make_folder();
-  BOOST_TEST(throws_with([&] { data::ImageFolder(root, {.on_bad = data::BadImage::stop}); },
+  BOOST_TEST(throws_with([&] { data::ImageFolder(root, {.on_bad = data::BadImage::stop, .verify = true}); },
                          "ImageFolder: cannot decode " + (root / "dog" / "broken.jpg").string() + ": JPEG data"));
-  // Header-only checks let the truncated JPEG through; reading it then stops with its name.
-  data::ImageFolder lazy(root, {.size = 8, .verify = false, .warn = false});
+  // Headers only (the default) let the truncated JPEG through; a batch that reads it takes the
+  // next image of its class instead, reports it once, and stays full.
+  data::ImageFolder lazy(root, {.size = 8, .warn = false});
   BOOST_TEST(lazy.size() == 5);  // only the empty file is caught by its header
-  BOOST_TEST(throws_with([&] { lazy.images(torch::tensor({2}, torch::kLong)); }, "cannot decode " + (root / "dog" / "broken.jpg").string()));
+  BOOST_TEST(lazy.paths()[2] == "dog/broken.jpg");
+  BOOST_TEST(lazy.skipped() == 1);
+  auto batch = lazy.images(torch::tensor({2, 0, 2}, torch::kLong));
+  BOOST_TEST(batch.sizes() == torch::IntArrayRef({3, 3, 8, 8}));
+  BOOST_TEST(torch::equal(batch[0], lazy.images(torch::tensor({3}, torch::kLong))[0]));  // dog/c.png
+  BOOST_TEST(torch::equal(batch[2], batch[0]));
+  BOOST_TEST(lazy.skipped() == 2);
+  BOOST_TEST(lazy.skipped_files() == std::vector<std::string>({"dog/empty.png", "dog/broken.jpg"}));
+  // A class whose every image fails cannot be replaced: named.
+  auto lone = fs::temp_directory_path() / "selfsup_image_folder_lone";
+  fs::remove_all(lone);
+  fs::create_directories(lone / "fox");
+  fs::create_directories(lone / "owl");
+  auto jpg = jpeg_bytes(pattern(32, 32, 3));
+  write_file(lone / "owl" / "fine.jpg", jpg);
+  jpg.resize(jpg.size() / 2);
+  write_file(lone / "fox" / "cut.jpg", jpg);
+  data::ImageFolder foxes(lone, {.size = 8, .warn = false});
+  BOOST_TEST(throws_with([&] { foxes.images(torch::tensor({0}, torch::kLong)); }, "every image of class 'fox' failed to decode"));
+  data::ImageFolder stopping(lone, {.size = 8, .on_bad = data::BadImage::stop, .warn = false});
+  BOOST_TEST(throws_with([&] { stopping.images(torch::tensor({0}, torch::kLong)); },
+                         "cannot decode " + (lone / "fox" / "cut.jpg").string() + ": JPEG data"));
+  // A box outside the image, and malformed arguments, are refused by name.
+  BOOST_TEST(throws_with([&] { foxes.crops(torch::tensor({1}, torch::kLong), torch::tensor({{0, 0, 33, 8}}), 8); },
+                         "ImageFolder::crops: box 0 (top 0, left 0, height 33, width 8) does not lie in owl/fine.jpg (32 x 32)"));
+  BOOST_TEST(throws_with([&] { foxes.crops(torch::tensor({1}, torch::kLong), torch::tensor({0, 0, 8, 8}), 8); },
+                         "ImageFolder::crops: boxes must be (1, 4) for 1 indices"));
+  fs::remove_all(lone);
   BOOST_TEST(throws_with([&] { data::ImageFolder(root / "cat" / "a.png"); }, "is not a directory"));
   auto empty = fs::temp_directory_path() / "selfsup_image_folder_empty";
   fs::create_directories(empty / "only_class");
   BOOST_TEST(throws_with([&] { data::ImageFolder{empty}; }, "ImageFolder: no .jpg, .jpeg or .png images"));
+}
+
+// Decoding only a box of a JPEG (its rows, its iMCU columns) gives the pixels a full decode has
+// there, for 4:2:0, 4:2:2, 4:4:4 and grey images and boxes anywhere, edges included; resampled at
+// its own size, a box is those pixels unchanged.
+BOOST_AUTO_TEST_CASE(box_decoding_equals_a_full_decode) {
+  namespace dd = data::detail;
+  std::mt19937 rng(5);
+  int cases = 0;
+  for (int sub : {TJSAMP_420, TJSAMP_422, TJSAMP_444, TJSAMP_GRAY}) {
+    auto image = (torch::rand({3, 75, 101}) * 255).to(torch::kByte);
+    image = (image.to(torch::kInt) / 2 + pattern(75, 101, sub).to(torch::kInt) / 2).to(torch::kByte);
+    const auto bytes = jpeg_bytes(image, sub, 85);
+    const auto full = dd::decode_bytes(bytes, false);
+    BOOST_REQUIRE(full.error.empty());
+    auto whole = torch::from_blob(const_cast<uint8_t*>(full.rgb.data()), {75, 101, 3}, torch::kByte).permute({2, 0, 1});
+    for (int k = 0; k < 40; ++k) {
+      const int h = 1 + static_cast<int>(rng() % 75), w = 1 + static_cast<int>(rng() % 101);
+      int top = static_cast<int>(rng() % (76 - h)), left = static_cast<int>(rng() % (102 - w));
+      if (k == 0) top = 75 - h, left = 101 - w;  // the bottom-right corner
+      std::vector<uint8_t> out(3 * static_cast<size_t>(h) * w);
+      dd::RegionScratch scratch;
+      const auto info = dd::decode_box(bytes, {double(top), double(left), double(h), double(w)}, h, w, false, out.data(),
+                                       scratch, /*dct_scaling=*/false);
+      BOOST_REQUIRE_MESSAGE(info.error.empty(), info.error);
+      auto got = torch::from_blob(out.data(), {3, h, w}, torch::kByte);
+      auto want = whole.narrow(1, top, h).narrow(2, left, w);
+      BOOST_TEST(torch::equal(got, want), "subsampling " << sub << ", box " << top << " " << left << " " << h << " " << w);
+      if (h < 75) BOOST_TEST(info.rows < 75);  // rows below the box are not decoded
+      ++cases;
+    }
+  }
+  BOOST_TEST(cases == 160);
+}
+
+// The reads compared with torchvision by tests/data/torchvision_folder.py (ctest: data.torchvision.*).
+BOOST_AUTO_TEST_CASE(image_folder_reads_for_torchvision) {
+  const char* dir = std::getenv("SELFSUP_FOLDER_DIR");
+  if (dir == nullptr) {
+    BOOST_TEST_MESSAGE("SELFSUP_FOLDER_DIR is not set: run this through ctest (unit.data)");
+    return;
+  }
+  const fs::path root(dir);
+  data::ImageFolder exact(root / "images", {.size = 40, .threads = 2, .warn = false, .dct_scaling = false});
+  data::ImageFolder scaled(root / "images", {.size = 40, .threads = 2, .warn = false});
+  const auto n = exact.size();
+  BOOST_REQUIRE(n == 6);
+  std::ofstream(root / "paths.txt") << [&] {
+    std::string s;
+    for (const auto& p : exact.paths()) s += p + "\n";
+    return s;
+  }();
+  auto dump = [&](const std::string& name, const torch::Tensor& t) {
+    auto c = t.contiguous();
+    std::ofstream(root / name, std::ios::binary).write(reinterpret_cast<const char*>(c.data_ptr<uint8_t>()), c.numel());
+  };
+  // Crops of boxes drawn against the header sizes, every second one flipped.
+  const int64_t size = 48;
+  auto index = torch::arange(n, torch::kLong).repeat({8});
+  auto hw = exact.sizes(index);
+  BOOST_TEST(torch::equal(hw, scaled.sizes(index)));
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 20261203);
+  auto boxes = selfsup::views::sample_resized_crop_boxes(hw.select(1, 0), hw.select(1, 1), {}, gen);
+  auto flip = torch::arange(index.size(0), torch::kLong).remainder(2).eq(1);
+  {
+    std::ofstream list(root / "crops.txt");
+    list << "size " << size << "\n";
+    for (int64_t i = 0; i < index.size(0); ++i) {
+      list << index[i].item<int64_t>();
+      for (int c = 0; c < 4; ++c) list << " " << boxes[i][c].item<int64_t>();
+      list << " " << flip[i].item<bool>() << "\n";
+    }
+  }
+  dump("crops_exact.u8", exact.crops(index, boxes, size, flip));
+  dump("crops_scaled.u8", scaled.crops(index, boxes, size, flip));
+  std::ofstream(root / "centre.txt") << 40 << "\n";
+  dump("centre_exact.u8", exact.images(torch::arange(n, torch::kLong)));
+  // Many draws on two image sizes, for the distributions.
+  std::ofstream draws(root / "boxes.txt");
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{375, 500}, {500, 333}}) {
+    auto b = selfsup::views::sample_resized_crop_boxes(20000, h, w, {}, gen, torch::kCPU);
+    auto a = b.accessor<int64_t, 2>();
+    for (int64_t i = 0; i < 20000; ++i) draws << h << " " << w << " " << a[i][0] << " " << a[i][1] << " " << a[i][2] << " " << a[i][3] << "\n";
+  }
 }
 
 // The examples' --data folder:PATH: PATH/train and PATH/val as labelled folders, and a semantic

@@ -10,7 +10,7 @@
 #include <selfsup/selfsup.hpp>
 #include <selfsup/train/detail/checkpoint_file.hpp>
 
-#if __has_include(<turbojpeg.h>) && __has_include(<png.h>)
+#if __has_include(<turbojpeg.h>) && __has_include(<png.h>) && __has_include(<jpeglib.h>)
 #include <selfsup/data/image_folder.hpp>
 #define SELFSUP_EXAMPLES_IMAGE_IO 1
 #include "../../examples/common/example_support.hpp"

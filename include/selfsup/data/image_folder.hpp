@@ -2,58 +2,57 @@
 /// \file
 /// data::ImageFolder: images on disk in the layout `root/<class>/<image>.jpg|.jpeg|.png` (ImageNet,
 /// Imagenette, ImageNet-100), decoded with libjpeg-turbo and libpng on background threads into
-/// pinned memory, with the next batch prefetched while the current one trains.
+/// pinned memory. Two reads: `images(indices)`, torchvision's evaluation transform (the shorter
+/// side resized to `size`, then the centre cropped), and `crops(indices, boxes, size)`, boxes in
+/// each image's own pixels resized to `size` (RandomResizedCrop drawn on the full image: give the
+/// boxes sample_resized_crop_boxes draws against `sizes(indices)`). Both decode only what they
+/// need of a JPEG (its rows and iMCU columns around the box, at 1/2, 1/4 or 1/8 scale in the DCT
+/// when the box allows) and resample once, with Pillow's antialiased bilinear filter as
+/// torchvision's PIL pipeline does. Scanning reads headers only; a file that fails to decode later
+/// is skipped and reported, and another image of its class takes its place, so batches stay full.
 ///
 /// Not part of <selfsup/selfsup.hpp>: include it on purpose and link `selfsup::io` (defined by
-/// CMake when libturbojpeg and libpng are found; Debian: libturbojpeg0-dev libpng-dev). Without
-/// those headers this file declares nothing.
+/// CMake when libjpeg-turbo and libpng are found; Debian: libturbojpeg0-dev libjpeg62-turbo-dev
+/// libpng-dev). Without those headers this file declares nothing.
 
-#if __has_include(<turbojpeg.h>) && __has_include(<png.h>)
+#if __has_include(<turbojpeg.h>) && __has_include(<png.h>) && __has_include(<jpeglib.h>)
 
 #include <selfsup/data/detail/decode.hpp>
+#include <selfsup/data/detail/folder_files.hpp>
+#include <selfsup/data/detail/folder_listing.hpp>
 #include <selfsup/data/in_memory.hpp>
 
 #include <fmt/core.h>
-#include <png.h>
 #include <torch/torch.h>
-#include <turbojpeg.h>
 
 #include <algorithm>
 #include <cmath>
-#include <atomic>
-#include <cctype>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
 #include <future>
-#include <iterator>
-#include <map>
-#include <memory>
 #include <mutex>
-#include <optional>
-#include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 namespace selfsup::data {
 
 /// What happens to an image that cannot be decoded (corrupt, truncated, not JPEG or PNG, CMYK).
 enum class BadImage {
-  skip,  ///< leave it out of the dataset, print a warning, count it (ImageFolder::skipped)
+  skip,  ///< leave it out (at scan time) or put another image of its class in its place (at batch
+         ///< time), print a warning naming it, count it (ImageFolder::skipped)
   stop,  ///< throw, naming the file
 };
 
 struct ImageFolderOptions {
-  int64_t size = 64;                 ///< side of the returned images: the shorter side is resized
-                                     ///< to it (bilinear, antialiased), then the centre cropped
+  int64_t size = 64;                 ///< side of images(): the shorter side is resized to it
+                                     ///< (torchvision's Resize), then the centre cropped
   int64_t threads = 4;               ///< decoding threads, >= 1
   BadImage on_bad = BadImage::skip;
-  bool verify = true;                ///< decode every image once while scanning, so that bad files
-                                     ///< are found (and skipped) before training; false: only
-                                     ///< their headers are read, and a file whose body is corrupt
-                                     ///< stops the batch that reads it
+  bool verify = false;               ///< decode every image once while scanning, so that bad files
+                                     ///< are left out before training; false: headers only (sizes,
+                                     ///< formats, the pixel limit), and a file whose body is corrupt
+                                     ///< is found when a batch reads it (see BadImage)
   bool warn = true;                  ///< print a line to stderr for each skipped file and folder
   /// Refuse (skip or stop, as `on_bad` says) images whose header claims more pixels than this,
   /// before any pixel memory is allocated (a forged header would otherwise allocate gigabytes).
@@ -63,145 +62,89 @@ struct ImageFolderOptions {
   /// share one label for each class: a sub-folder not in the list is left out (unlisted_folders),
   /// a listed class without images keeps its label and is reported (missing_classes).
   std::vector<std::string> classes{};
+  /// Decode JPEGs at 1/2, 1/4 or 1/8 scale in the DCT when the box is still at least the output
+  /// size there (much faster for small outputs; pixels then differ from a full decode's resampling
+  /// by about a level on average). false: every JPEG at full scale.
+  bool dct_scaling = true;
 };
-
-namespace detail {
-
-/// Names that listings leave out: hidden files and folders (".ipynb_checkpoints", ".DS_Store").
-inline bool is_hidden(const std::filesystem::path& p) {
-  const auto name = p.filename().string();
-  return !name.empty() && name.front() == '.';
-}
-
-// (H, W, 3) bytes -> uint8 (3, size, size): shorter side resized to `size`, centre crop.
-inline torch::Tensor resize_crop(const Decoded& d, int64_t size) {
-  auto hwc = torch::from_blob(const_cast<uint8_t*>(d.rgb.data()), {d.height, d.width, 3}, torch::kByte);
-  auto x = hwc.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32);               // (1, 3, H, W)
-  const double scale = static_cast<double>(size) / std::min(d.height, d.width);
-  const auto h = std::max<int64_t>(size, std::llround(d.height * scale));
-  const auto w = std::max<int64_t>(size, std::llround(d.width * scale));
-  if (h != d.height || w != d.width) {
-    namespace F = torch::nn::functional;
-    x = F::interpolate(x, F::InterpolateFuncOptions()
-                              .size(std::vector<int64_t>{h, w})
-                              .mode(torch::kBilinear)
-                              .align_corners(false)
-                              .antialias(scale < 1.0));
-  }
-  x = x.narrow(2, (h - size) / 2, size).narrow(3, (w - size) / 2, size);
-  return x.squeeze(0).round_().clamp_(0, 255).to(torch::kByte);                    // (3, S, S)
-}
-
-}  // namespace detail
-
 
 /// A labelled image folder as a selfsup::Dataset. Classes are the sub-folders of `root` that hold
 /// images, in sorted order (label = position), or the list ImageFolderOptions::classes gives;
 /// images within a class are sorted by name. Hidden files and folders (names beginning with a
 /// dot) are not read. `paths()` gives each index's path relative to `root`, the form a pair
-/// table's path entries take (data::PairTableOptions::paths). `images(indices)` decodes on
-/// `threads` threads into pinned memory (when the device is a GPU) and copies to the device;
-/// `prefetch(indices)` starts the same work in the background, and a following `images` call
-/// with the same indices takes its result. Indices are read back to the host (files are on the
-/// host).
+/// table's path entries take (data::PairTableOptions::paths). Reads decode on `threads` threads
+/// into pinned memory (when the device is a GPU) and copy to the device; `prefetch(indices)`
+/// starts images(indices) in the background, and a following `images` call with the same
+/// indices takes its result. Indices are read back to the host (files are on the host).
 class ImageFolder {
  public:
   explicit ImageFolder(const std::filesystem::path& root, const ImageFolderOptions& options = {},
                        torch::Device device = torch::kCPU)
       : root_(root), options_(options), device_(device) {
     constexpr std::string_view fn = "selfsup::data::ImageFolder";
-    TORCH_CHECK(options.size >= 1 && options.threads >= 1, fn, ": size and threads must be >= 1, got ",
-                options.size, " and ", options.threads);
+    TORCH_CHECK(options.size >= 1 && options.threads >= 1, fn, ": size and threads must be >= 1, got ", options.size,
+                " and ", options.threads);
     TORCH_CHECK(options.max_pixels >= 1, fn, ": max_pixels must be >= 1, got ", options.max_pixels);
     TORCH_CHECK(std::filesystem::is_directory(root), fn, ": ", root.string(), " is not a directory");
-    // Every visible sub-folder and its image files.
-    std::map<std::string, std::vector<std::string>> folders;
-    for (const auto& e : std::filesystem::directory_iterator(root)) {
-      if (!e.is_directory() || detail::is_hidden(e.path())) continue;
-      auto& files = folders[e.path().filename().string()];
-      for (const auto& f : std::filesystem::directory_iterator(e.path())) {
-        if (f.is_regular_file() && !detail::is_hidden(f.path()) && detail::is_image_name(f.path())) {
-          files.push_back(std::filesystem::relative(f.path(), root).generic_string());
-        }
-      }
-      std::sort(files.begin(), files.end());
-    }
-    auto warn = [&](const std::string& text) {
-      if (options.warn) fmt::print(stderr, "{}: {}\n", fn, text);
-    };
-    if (options.classes.empty()) {
-      for (const auto& [name, files] : folders) {
-        if (files.empty()) {
-          empty_folders_.push_back(name);
-          warn(fmt::format("{}/{} holds no .jpg, .jpeg or .png image: not a class", root.string(), name));
-        } else {
-          class_names_.push_back(name);
-        }
-      }
-    } else {
-      class_names_ = options.classes;
-      std::set<std::string> seen;
-      for (const auto& name : class_names_) {
-        TORCH_CHECK(seen.insert(name).second, fn, ": ImageFolderOptions::classes lists '", name, "' twice");
-        auto it = folders.find(name);
-        if (it == folders.end() || it->second.empty()) missing_classes_.push_back(name);
-      }
-      for (const auto& [name, files] : folders) {
-        if (seen.count(name) == 0) {
-          unlisted_folders_.push_back(name);
-          warn(fmt::format("{}/{} is not one of the {} given classes: its {} images are left out", root.string(),
-                           name, class_names_.size(), files.size()));
-        }
-      }
-      if (!missing_classes_.empty()) {
-        std::string names;
-        for (size_t i = 0; i < missing_classes_.size() && i < 10; ++i) names += (i ? ", " : "") + missing_classes_[i];
-        warn(fmt::format("{} has no images of {} of the {} given classes ({}{})", root.string(),
-                         missing_classes_.size(), class_names_.size(), names, missing_classes_.size() > 10 ? ", ..." : ""));
-      }
-    }
-    std::vector<std::string> candidates;
-    std::vector<int64_t> candidate_labels;
-    for (size_t c = 0; c < class_names_.size(); ++c) {
-      auto it = folders.find(class_names_[c]);
-      if (it == folders.end()) continue;
-      for (auto& f : it->second) {
-        candidates.push_back(std::move(f));
-        candidate_labels.push_back(static_cast<int64_t>(c));
-      }
-    }
-    TORCH_CHECK(!candidates.empty(), fn, ": no .jpg, .jpeg or .png images in ", root.string(),
-                "/<class>/ (", folders.size(), " class folders found)");
-    // Check every file (headers, or full decodes with `verify`) on the decoding threads.
-    std::vector<std::string> errors(candidates.size());
+    auto listing = detail::list_folder(root, options.classes, fn, [&](const std::string& text) { warn(text); });
+    class_names_ = std::move(listing.class_names);
+    empty_folders_ = std::move(listing.empty_folders);
+    missing_classes_ = std::move(listing.missing_classes);
+    unlisted_folders_ = std::move(listing.unlisted_folders);
+    const auto& candidates = listing.files;
+    // Every file's header (or, with `verify`, its full decode) on the decoding threads.
+    std::vector<detail::Decoded> checks(candidates.size());
     detail::parallel_for(static_cast<int64_t>(candidates.size()), options.threads, [&](int64_t i) {
-      errors[i] = detail::decode_file(root_ / candidates[i], !options.verify, options.max_pixels).error;
+      const auto path = root_ / candidates[static_cast<size_t>(i)];
+      auto& c = checks[static_cast<size_t>(i)];
+      c = options.verify ? detail::decode_file(path, false, options.max_pixels) : detail::read_header(path, options.max_pixels);
+      c.rgb = {};
     });
-    std::vector<int64_t> labels;
+    auto& f = files_;
+    f.root = root_;
+    f.class_names = class_names_;
+    f.members.resize(class_names_.size());
+    f.skip_bad = options.on_bad == BadImage::skip;
+    f.warn = options.warn;
+    f.dct_scaling = options.dct_scaling;
+    f.max_pixels = options.max_pixels;
     for (size_t i = 0; i < candidates.size(); ++i) {
-      if (errors[i].empty()) {
-        paths_.push_back(candidates[i]);
-        labels.push_back(candidate_labels[i]);
+      const auto& c = checks[i];
+      if (c.error.empty()) {
+        f.members[static_cast<size_t>(listing.labels[i])].push_back(f.size());
+        f.paths.push_back(candidates[i]);
+        f.labels.push_back(listing.labels[i]);
+        f.heights.push_back(c.height);
+        f.widths.push_back(c.width);
         continue;
       }
-      TORCH_CHECK(options.on_bad == BadImage::skip, fn, ": cannot decode ",
-                  (root_ / candidates[i]).string(), ": ", errors[i]);
-      warn(fmt::format("skipping {}: {}", (root_ / candidates[i]).string(), errors[i]));
-      skipped_.push_back(candidates[i]);
+      TORCH_CHECK(options.on_bad == BadImage::skip, fn, ": cannot decode ", (root_ / candidates[i]).string(), ": ",
+                  c.error);
+      warn(fmt::format("skipping {}: {}", (root_ / candidates[i]).string(), c.error));
+      f.add_skipped(candidates[i]);
     }
-    TORCH_CHECK(!paths_.empty(), fn, ": all ", candidates.size(), " images in ", root.string(),
-                " failed to decode (the first: ", skipped_.front(), ")");
-    if (!skipped_.empty()) warn(fmt::format("skipped {} of {} images in {}", skipped_.size(), candidates.size(), root.string()));
-    labels_ = torch::tensor(labels, torch::kLong).to(device_);
+    const auto skipped = f.skipped();
+    TORCH_CHECK(f.size() > 0, fn, ": all ", candidates.size(), " images in ", root.string(),
+                " failed to decode (the first: ", skipped.front(), ")");
+    if (!skipped.empty()) warn(fmt::format("skipped {} of {} images in {}", skipped.size(), candidates.size(), root.string()));
+    labels_ = torch::tensor(f.labels, torch::kLong).to(device_);
+    auto hw = torch::empty({size(), 2}, torch::kLong);
+    auto a = hw.accessor<int64_t, 2>();
+    for (int64_t i = 0; i < size(); ++i) {
+      a[i][0] = f.heights[static_cast<size_t>(i)];
+      a[i][1] = f.widths[static_cast<size_t>(i)];
+    }
+    sizes_ = hw.to(device_);
   }
 
   ImageFolder(const ImageFolder&) = delete;
   ImageFolder& operator=(const ImageFolder&) = delete;
   ~ImageFolder() { wait_prefetch(); }
 
-  int64_t size() const { return static_cast<int64_t>(paths_.size()); }
+  int64_t size() const { return files_.size(); }
   torch::Device device() const { return device_; }
-  const std::vector<std::string>& paths() const { return paths_; }
+  const ImageFolderOptions& options() const { return options_; }
+  const std::vector<std::string>& paths() const { return files_.paths; }
   /// The classes in label order (give them to another split through ImageFolderOptions::classes).
   const std::vector<std::string>& class_names() const { return class_names_; }
   /// Sub-folders without images, left out of the derived class list.
@@ -210,17 +153,20 @@ class ImageFolder {
   const std::vector<std::string>& missing_classes() const { return missing_classes_; }
   /// Sub-folders that are not among the given classes (their images left out).
   const std::vector<std::string>& unlisted_folders() const { return unlisted_folders_; }
-  const std::vector<std::string>& skipped_files() const { return skipped_; }
-  int64_t skipped() const { return static_cast<int64_t>(skipped_.size()); }
+  /// Files left out at scan time, then files that failed to decode in a batch (each once).
+  std::vector<std::string> skipped_files() const { return files_.skipped(); }
+  int64_t skipped() const { return static_cast<int64_t>(skipped_files().size()); }
   const std::filesystem::path& root() const { return root_; }
 
-  torch::Tensor labels(const torch::Tensor& indices) const {
-    return labels_.index_select(0, indices.to(device_));
-  }
+  torch::Tensor labels(const torch::Tensor& indices) const { return labels_.index_select(0, indices.to(device_)); }
 
-  /// uint8 (B, 3, size, size) on the dataset's device.
+  /// int64 (B, 2): each image's height and width in pixels, from its header, on the device.
+  torch::Tensor sizes(const torch::Tensor& indices) const { return sizes_.index_select(0, indices.to(device_)); }
+
+  /// uint8 (B, 3, size, size) on the dataset's device: torchvision's Resize(size) then
+  /// CenterCrop(size) of each image.
   torch::Tensor images(const torch::Tensor& indices) const {
-    auto wanted = host_indices(indices);
+    auto wanted = host_indices(indices, "images");
     {
       std::unique_lock<std::mutex> lock(mutex_);
       if (pending_.valid() && pending_indices_ == wanted) {
@@ -229,51 +175,113 @@ class ImageFolder {
         return finish(future.get());
       }
     }
-    return finish(decode_batch(wanted));
+    return finish(centre_batch(wanted));
   }
 
-  /// Starts decoding `indices` in the background (call with the next batch before training on
-  /// the current one).
+  /// Starts images(indices) in the background (call with the next batch before training on the
+  /// current one).
   void prefetch(const torch::Tensor& indices) const {
-    auto wanted = host_indices(indices);
+    auto wanted = host_indices(indices, "prefetch");
     wait_prefetch();
     std::lock_guard<std::mutex> lock(mutex_);
     pending_indices_ = wanted;
-    pending_ = std::async(std::launch::async, [this, wanted] { return decode_batch(wanted); });
+    pending_ = std::async(std::launch::async, [this, wanted] { return centre_batch(wanted); });
   }
 
-  /// Every image decoded once into one tensor on `device`: an InMemoryDataset (Imagenette at
+  /// uint8 (B, 3, size, size) on the dataset's device: box i (top, left, height, width, in image
+  /// indices[i]'s own pixels; int64 or floating (B, 4), on any device) of each image resized to
+  /// size x size, mirrored left to right where flip[i] (bool (B), optional). What torchvision's
+  /// resized_crop does to a PIL image, decoding only what the box needs.
+  torch::Tensor crops(const torch::Tensor& indices, const torch::Tensor& boxes, int64_t size,
+                      const torch::Tensor& flip = {}) const {
+    constexpr std::string_view fn = "selfsup::data::ImageFolder::crops";
+    auto wanted = host_indices(indices, "crops");
+    const auto b = static_cast<int64_t>(wanted.size());
+    TORCH_CHECK(size >= 1, fn, ": size must be >= 1, got ", size);
+    TORCH_CHECK(boxes.dim() == 2 && boxes.size(0) == b && boxes.size(1) == 4, fn, ": boxes must be (", b,
+                ", 4) for ", b, " indices, got ", boxes.sizes());
+    TORCH_CHECK(!flip.defined() || (flip.dim() == 1 && flip.size(0) == b), fn, ": flip must be (", b, "), got ",
+                flip.sizes());
+    auto host_boxes = boxes.to(torch::kCPU, torch::kFloat64).contiguous();
+    auto host_flip = flip.defined() ? flip.to(torch::kCPU, torch::kBool).contiguous() : torch::zeros({b}, torch::kBool);
+    const auto* bx = host_boxes.data_ptr<double>();
+    for (int64_t i = 0; i < b; ++i) {
+      const double* r = bx + 4 * i;
+      const auto at = static_cast<size_t>(wanted[static_cast<size_t>(i)]);
+      const auto h = files_.heights[at], w = files_.widths[at];
+      TORCH_CHECK(r[0] >= 0 && r[1] >= 0 && r[2] > 0 && r[3] > 0 && r[0] + r[2] <= h && r[1] + r[3] <= w, fn,
+                  ": box ", i, " (top ", r[0], ", left ", r[1], ", height ", r[2], ", width ", r[3],
+                  ") does not lie in ", files_.paths[at], " (", h, " x ", w, ")");
+    }
+    const auto* fl = host_flip.data_ptr<bool>();
+    return finish(decode_batch(wanted, size, [&](int64_t i, int64_t j) {
+      // The box of image i; for another image j of its class taking a failed file's place, the
+      // same place relative to its size.
+      const double* r = bx + 4 * i;
+      const auto at = static_cast<size_t>(wanted[static_cast<size_t>(i)]), to = static_cast<size_t>(j);
+      const double fy = static_cast<double>(files_.heights[to]) / files_.heights[at];
+      const double fx = static_cast<double>(files_.widths[to]) / files_.widths[at];
+      return Request{{r[0] * fy, r[1] * fx, r[2] * fy, r[3] * fx, /*within=*/true}, fl[i]};
+    }));
+  }
+
+  /// Every image through images() into one tensor on `device`: an InMemoryDataset (Imagenette at
   /// small sizes fits in memory, and on a GPU).
   InMemoryDataset load_all() const {
     auto all = torch::arange(size(), torch::kLong);
-    auto images = decode_batch(host_indices(all));
+    auto images = centre_batch(host_indices(all, "load_all"));
     return {device_.is_cpu() ? images : images.to(device_), labels_};
   }
 
  private:
-  std::vector<int64_t> host_indices(const torch::Tensor& indices) const {
-    constexpr std::string_view fn = "selfsup::data::ImageFolder::images";
-    TORCH_CHECK(indices.dim() == 1 && indices.scalar_type() == torch::kLong, fn,
+  struct Request {
+    detail::PixelBox box;  // in the pixels of the image asked for
+    bool flip = false;
+  };
+
+  void warn(const std::string& text) const {
+    if (options_.warn) fmt::print(stderr, "selfsup::data::ImageFolder: {}\n", text);
+  }
+
+  std::vector<int64_t> host_indices(const torch::Tensor& indices, std::string_view what) const {
+    TORCH_CHECK(indices.dim() == 1 && indices.scalar_type() == torch::kLong, "selfsup::data::ImageFolder::", what,
                 ": indices must be int64 (B), got ", indices.scalar_type(), " ", indices.sizes());
     auto cpu = indices.to(torch::kCPU).contiguous();
     std::vector<int64_t> v(cpu.data_ptr<int64_t>(), cpu.data_ptr<int64_t>() + cpu.numel());
     for (auto i : v) {
-      TORCH_CHECK(i >= 0 && i < size(), fn, ": index ", i, " is out of range for ", size(), " images");
+      TORCH_CHECK(i >= 0 && i < size(), "selfsup::data::ImageFolder::", what, ": index ", i, " is out of range for ",
+                  size(), " images");
     }
     return v;
   }
 
-  torch::Tensor decode_batch(const std::vector<int64_t>& indices) const {
-    const auto s = options_.size;
-    auto out = torch::empty({static_cast<int64_t>(indices.size()), 3, s, s}, torch::kByte);
+  // torchvision's Resize(S) then CenterCrop(S), as one box of the original image: the shorter
+  // side becomes S, the longer int(S * long / short); the crop's corner is round((side - S) / 2).
+  detail::PixelBox centre_box(int64_t index) const {
+    const double s = static_cast<double>(options_.size);
+    const double h = files_.heights[static_cast<size_t>(index)], w = files_.widths[static_cast<size_t>(index)];
+    const bool tall = h > w;
+    const double rh = tall ? std::floor(s * h / w) : s, rw = tall ? s : std::floor(s * w / h);
+    const double sy = h / rh, sx = w / rw;
+    const double top = std::nearbyint((rh - s) / 2.0), left = std::nearbyint((rw - s) / 2.0);
+    return {top * sy, left * sx, s * sy, s * sx, /*within=*/false};
+  }
+
+  torch::Tensor centre_batch(const std::vector<int64_t>& wanted) const {
+    return decode_batch(wanted, options_.size, [&](int64_t, int64_t j) { return Request{centre_box(j), false}; });
+  }
+
+  template <class MakeRequest>
+  torch::Tensor decode_batch(const std::vector<int64_t>& wanted, int64_t size, MakeRequest&& make) const {
+    const auto b = static_cast<int64_t>(wanted.size());
+    auto out = torch::empty({b, 3, size, size}, torch::kByte);
     if (device_.is_cuda()) out = out.pin_memory();
-    detail::parallel_for(static_cast<int64_t>(indices.size()), options_.threads, [&](int64_t i) {
-      const auto path = root_ / paths_[indices[i]];
-      auto d = detail::decode_file(path, false, options_.max_pixels);
-      TORCH_CHECK(d.error.empty(), "selfsup::data::ImageFolder::images: cannot decode ", path.string(),
-                  ": ", d.error, " (it passed the check at scan time; construct with verify = true "
-                  "to skip such files up front)");
-      out[i].copy_(detail::resize_crop(d, s));
+    auto* base = out.data_ptr<uint8_t>();
+    detail::parallel_for(b, options_.threads, [&](int64_t i) {
+      thread_local detail::RegionScratch scratch;
+      const bool flip = make(i, wanted[static_cast<size_t>(i)]).flip;
+      files_.decode(wanted[static_cast<size_t>(i)], [&](int64_t j) { return make(i, j).box; }, flip, size,
+                    base + i * 3 * size * size, scratch);
     });
     return out;
   }
@@ -290,8 +298,9 @@ class ImageFolder {
   std::filesystem::path root_;
   ImageFolderOptions options_;
   torch::Device device_;
-  std::vector<std::string> paths_, class_names_, skipped_, empty_folders_, missing_classes_, unlisted_folders_;
-  torch::Tensor labels_;
+  std::vector<std::string> class_names_, empty_folders_, missing_classes_, unlisted_folders_;
+  detail::FolderFiles files_;
+  torch::Tensor labels_, sizes_;
   mutable std::mutex mutex_;
   mutable std::future<torch::Tensor> pending_;
   mutable std::vector<int64_t> pending_indices_;

@@ -141,6 +141,35 @@ inline Decoded decode_file(const std::filesystem::path& path, bool header_only,
   return decode_bytes(*bytes, header_only, max_pixels);
 }
 
+/// The first `limit` bytes of a file (all of it when shorter), and whether that is all of it.
+inline std::optional<std::vector<uint8_t>> read_prefix(const std::filesystem::path& path, size_t limit, bool& whole) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::vector<uint8_t> bytes(limit);
+  in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(limit));
+  bytes.resize(static_cast<size_t>(in.gcount()));
+  whole = bytes.size() < limit || in.peek() == std::char_traits<char>::eof();
+  return bytes;
+}
+
+/// A file's size and format from its header alone, checked against `max_pixels`: reads the first
+/// 64 KiB, and the whole file only when its header lies further in (a JPEG with large metadata
+/// segments before its frame header). Scanning a folder of a million images reads this much of each.
+inline Decoded read_header(const std::filesystem::path& path, int64_t max_pixels = default_max_pixels) {
+  constexpr size_t prefix = size_t{64} << 10;
+  bool whole = false;
+  std::optional<std::vector<uint8_t>> bytes;
+  try {
+    bytes = read_prefix(path, prefix, whole);
+  } catch (const std::bad_alloc&) {
+    return {{}, 0, 0, "out of memory while reading the file"};
+  }
+  if (!bytes) return {{}, 0, 0, "cannot open the file"};
+  auto header = decode_bytes(*bytes, /*header_only=*/true, max_pixels);
+  if (header.error.empty() || whole) return header;
+  return decode_file(path, /*header_only=*/true, max_pixels);
+}
+
 // Runs fn(i) for i in [0, n) on `threads` threads; the first exception is rethrown here.
 template <class F>
 void parallel_for(int64_t n, int64_t threads, F&& fn) {
