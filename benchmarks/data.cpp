@@ -5,6 +5,8 @@
 // floor a pipeline that decodes whole images cannot beat). For 1, 2 and all cores.
 //
 //   bench_data --folder DIR [--size 224] [--batch 256] [--batches 8] [--threads 1,2,N] [--no-peer]
+//   bench_data --folder DIR --scan-only      the scan alone (python3 benchmarks/data_peer.py
+//                                            headers DIR --files N makes a tree of header-only JPEGs)
 //
 // Views: `random` draws torchvision's RandomResizedCrop boxes on each full image (scale 0.08-1,
 // ratio 3/4-4/3) and flips half, as the papers' views; `centre` is the evaluation read, Resize
@@ -38,6 +40,7 @@ struct Args {
   int batches = 8;
   std::vector<int> threads;
   bool peer = true;
+  bool scan_only = false;
 };
 
 std::optional<int> parse(int argc, char** argv, Args& a) {
@@ -50,6 +53,7 @@ std::optional<int> parse(int argc, char** argv, Args& a) {
   app.add_option("--threads", a.threads, "thread counts to time (default: 1, 2 and all cores)")->delimiter(',')
       ->check(CLI::Range(1, 1024));
   app.add_flag("!--no-peer", a.peer, "skip torchvision");
+  app.add_flag("--scan-only", a.scan_only, "time the folder's scan (headers only) and stop");
   return bench::parse(app, argc, argv);
 }
 
@@ -75,8 +79,13 @@ int main(int argc, char** argv) {
   a.threads.erase(std::unique(a.threads.begin(), a.threads.end()), a.threads.end());
   torch::set_num_threads(1);
 
+  const auto scan_start = std::chrono::steady_clock::now();
   data::ImageFolder probe(a.folder, {.size = a.size, .threads = cores, .warn = false});
+  const double scan = seconds_since(scan_start);
   const int64_t n = probe.size();
+  fmt::print("bench_data: scanned {} files (headers only, {} threads) in {:.2f} s: {:.0f} files/s; peak memory {:.0f} MiB\n",
+             n + probe.skipped(), cores, scan, static_cast<double>(n + probe.skipped()) / scan, peak_mib());
+  if (a.scan_only) return 0;
   const int64_t total = a.batch * a.batches;
   fmt::print("bench_data: {} ({} images), {} px, batches of {}, {} timed batches, {} core(s)\n", a.folder, n, a.size,
              a.batch, a.batches, cores);

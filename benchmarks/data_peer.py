@@ -10,6 +10,9 @@
         papers' views from the full image); centre: Resize(S), CenterCrop(S), PILToTensor
     data_peer.py decode DIR --images N
         images/s of PIL's full decode alone (libjpeg-turbo), one core, first line
+    data_peer.py headers DIR --files N
+        writes N JPEGs of 1,000 classes that hold a header claiming 500 x 375 and no image
+        data (ImageNet's layout and count, without its 140 GB), for timing a scan
 
 Run with Debian's python3 (python3-torch, python3-torchvision).
 """
@@ -44,6 +47,26 @@ def make(root, images):
         Image.fromarray(pattern(500, 375, rng)).save(path, quality=94)
         sizes.append(os.path.getsize(path))
     print(f"wrote {images} JPEGs of 500 x 375 under {root}, {np.mean(sizes) / 1000:.0f} KB each on average")
+
+
+def headers(root, files):
+    from PIL import Image
+    import io
+    b = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(b, "JPEG", quality=90)
+    blob = bytearray(b.getvalue())
+    sof = blob.index(b"\xff\xc0")
+    blob[sof + 5:sof + 9] = (375).to_bytes(2, "big") + (500).to_bytes(2, "big")
+    sos = blob.index(b"\xff\xda")
+    length = int.from_bytes(blob[sos + 2:sos + 4], "big")
+    blob = bytes(blob[:sos + 2 + length]) + b"\xff\xd9"  # the scan header, then the end: no data
+    for n in range(files):
+        cls = os.path.join(root, f"n{n % 1000:08d}")
+        if n < 1000:
+            os.makedirs(cls, exist_ok=True)
+        with open(os.path.join(cls, f"{n:08d}.JPEG"), "wb") as f:
+            f.write(blob)
+    print(f"wrote {files} header-only JPEGs ({len(blob)} bytes each) in 1,000 classes under {root}")
 
 
 def run(args):
@@ -88,9 +111,10 @@ def decode(args):
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["make", "run", "decode"])
+    p.add_argument("command", choices=["make", "run", "decode", "headers"])
     p.add_argument("dir")
     p.add_argument("--images", type=int, default=2000)
+    p.add_argument("--files", type=int, default=100000)
     p.add_argument("--transform", choices=["random", "centre"], default="random")
     p.add_argument("--size", type=int, default=224)
     p.add_argument("--workers", type=int, default=2)
@@ -101,5 +125,7 @@ if __name__ == "__main__":
         make(a.dir, a.images)
     elif a.command == "run":
         run(a)
+    elif a.command == "headers":
+        headers(a.dir, a.files)
     else:
         decode(a)

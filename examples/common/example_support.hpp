@@ -15,14 +15,17 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace selfsup::examples {
 
@@ -127,7 +130,7 @@ struct DataOptions {
   /// class of the training split (default: all of it).
   std::optional<int64_t> per_class;
   int64_t synthetic_per_class = 300;
-  std::optional<int64_t> image_size; ///< folder: side of the decoded images (default 64)
+  std::optional<int64_t> image_size; ///< folder: side of the views and evaluation reads (default 64)
   std::uint64_t seed = 0;
 };
 
@@ -171,7 +174,8 @@ inline void add_data_options(CLI::App& app, DataOptions& d) {
                  fmt::format("images per class: synthetic: generated (default {}); other datasets: a seeded "
                              "class-balanced subset of the training split (default: all)", d.synthetic_per_class))
       ->check(CLI::Range(int64_t{2}, int64_t{10'000'000}));
-  app.add_option("--image-size", d.image_size, "folder: side of the decoded images (default 64)")
+  app.add_option("--image-size", d.image_size, "folder: side of the training views (cut from the full images) and of "
+                                               "the evaluation reads (Resize, then CenterCrop) (default 64)")
       ->check(CLI::Range(int64_t{8}, int64_t{1024}));
   add_seed(app, d.seed);
 }
@@ -183,7 +187,9 @@ inline void add_data_options(CLI::App& app, DataOptions& d) {
 ///   cifar100:PATH  likewise (cifar-100-binary), fine labels
 ///   stl10:PATH     stl10_binary (train and test; the unlabeled split is not used)
 ///   folder:PATH    PATH/train/<class>/<image> and PATH/val/<class>/<image> (JPEG or PNG; the
-///                  ImageNet and Imagenette layout), decoded once at `image_size`
+///                  ImageNet and Imagenette layout): held in memory as evaluation reads at
+///                  `image_size` (Resize, then CenterCrop), training views cut from the full
+///                  images on disk (data::with_folder_views)
 /// Outside the embedded dataset, `per_class` keeps a seeded class-balanced subset of the training
 /// split, chosen from its labels before any image is loaded; a larger `per_class` than a class
 /// has is an error. A pair table (`options.pairs`) indexes the full training split, by index or
@@ -202,8 +208,8 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
     return data::class_balanced_subset(labels, *options.per_class, options.seed, "--per-class");
   };
   if (options.image_size && spec.rfind("folder:", 0) != 0) {
-    throw std::invalid_argument(fmt::format("--image-size applies to --data folder:PATH only (images there are "
-                                            "decoded at that size); {} has a fixed image size: leave it out",
+    throw std::invalid_argument(fmt::format("--image-size applies to --data folder:PATH only (views and evaluation "
+                                            "reads there are made at that size); {} has a fixed image size: leave it out",
                                             spec));
   }
   Data d;
@@ -262,22 +268,27 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
             root->string(), (*root / sub).string()));
       }
     }
-    const data::ImageFolderOptions folder{.size = options.image_size.value_or(64)};
-    data::ImageFolder train(*root / "train", folder, device);
+    // Headers only while scanning; the decoding threads are this machine's cores.
+    const data::ImageFolderOptions folder{
+        .size = options.image_size.value_or(64),
+        .threads = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()))};
+    auto train = std::make_shared<const data::ImageFolder>(*root / "train", folder, device);
     // One class list for both splits, the training split's: a label means one class in both.
     auto val_options = folder;
-    val_options.classes = train.class_names();
+    val_options.classes = train->class_names();
     data::ImageFolder test(*root / "val", val_options, device);
-    full_size = train.size();
-    chosen = choose(train.labels(torch::arange(train.size(), torch::kLong)).cpu());
-    d.train = chosen.defined() ? data::InMemoryDataset(train.images(chosen), train.labels(chosen)) : train.load_all();
+    full_size = train->size();
+    chosen = choose(train->labels(torch::arange(train->size(), torch::kLong)).cpu());
+    // Evaluation reads (Resize, CenterCrop) in memory; training views cut from the full images.
+    d.train = chosen.defined() ? data::InMemoryDataset(train->images(chosen), train->labels(chosen)) : train->load_all();
+    d.train = data::with_folder_views(d.train, train, chosen);
     d.test = test.load_all();
-    paths = train.paths();
-    d.class_names = train.class_names();
-    d.name = fmt::format("{} ({} classes)", root->string(), train.class_names().size());
+    paths = train->paths();
+    d.class_names = train->class_names();
+    d.name = fmt::format("{} ({} classes)", root->string(), train->class_names().size());
 #else
     throw std::invalid_argument(
-        "--data folder:PATH needs image decoding, and this build has none (install libturbojpeg0-dev and "
+        "--data folder:PATH needs image decoding, and this build has none (install libturbojpeg0-dev, libjpeg62-turbo-dev and "
         "libpng-dev and reconfigure)");
 #endif
   } else {

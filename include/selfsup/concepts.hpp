@@ -10,11 +10,13 @@
 
 #include <selfsup/detail/contract.hpp>
 #include <selfsup/types.hpp>
+#include <selfsup/views/image_sources.hpp>
 
 #include <torch/torch.h>
 
 #include <concepts>
 #include <cstdint>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -51,6 +53,10 @@ SELFSUP_DETAIL_CONTRACT(device, torch::Device() const,
                         requires(const T& d) { { d.device() } -> std::convertible_to<torch::Device>; })
 SELFSUP_DETAIL_CONTRACT(prefetch, void(const Tensor& indices) const,
                         requires(const T& d, const Tensor& i) { d.prefetch(i); })
+SELFSUP_DETAIL_CONTRACT(sources, std::optional<views::ImageSources>(const Tensor& indices) const,
+                        requires(const T& d, const Tensor& i) {
+                          { d.sources(i) } -> std::convertible_to<std::optional<views::ImageSources>>;
+                        })
 
 // ---- views ----------------------------------------------------------------------------------
 SELFSUP_DETAIL_CONTRACT(first, Tensor(const Tensor& images),
@@ -190,6 +196,10 @@ namespace selfsup {
 /// Optional:
 ///   void prefetch(const torch::Tensor& indices) const   start loading the next batch (the
 ///                                                        trainer calls it with the next anchors)
+///   std::optional<views::ImageSources> sources(const torch::Tensor& indices) const
+///                                  the full images views are cut from, when not images(): a
+///                                  view generator that takes views::ImageSources then draws each
+///                                  view's box on them (an image folder decodes only that box)
 template <class D>
 concept Dataset = contract::size<D>::valid && contract::images<D>::valid && contract::labels<D>::valid &&
                   contract::device<D>::valid;

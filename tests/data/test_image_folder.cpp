@@ -8,6 +8,7 @@
 
 #include <selfsup/data/image_folder.hpp>
 #include <selfsup/data/pair_table.hpp>
+#include <selfsup/selfsup.hpp>
 #include <selfsup/detail/random.hpp>
 #include <selfsup/views/random_resized_crop.hpp>
 
@@ -193,6 +194,99 @@ BOOST_AUTO_TEST_CASE(box_decoding_equals_a_full_decode) {
     }
   }
   BOOST_TEST(cases == 160);
+}
+
+// A folder of 120 x 90 PNGs in two classes, for the training views below.
+fs::path make_view_folder() {
+  auto root = fs::temp_directory_path() / "selfsup_image_folder_views";
+  fs::remove_all(root);
+  for (int i = 0; i < 6; ++i) {
+    const auto cls = root / (i < 3 ? "a" : "b");
+    fs::create_directories(cls);
+    write_png(cls / (std::to_string(i) + ".png"), pattern(90, 120, i));
+  }
+  return root;
+}
+
+// Training views of a folder's images are cut from the full images: each box drawn with
+// torchvision's rule on the image's own size (from its header), only that decoded; with colour
+// stages off, a view is exactly the folder's crop of that box.
+BOOST_AUTO_TEST_CASE(training_views_are_cut_from_the_full_images) {
+  const auto root = make_view_folder();
+  auto folder = std::make_shared<const data::ImageFolder>(root, data::ImageFolderOptions{.size = 16, .threads = 2, .warn = false});
+  const auto memory = data::with_folder_views(folder->load_all(), folder);
+  BOOST_TEST(memory.all_images().sizes() == torch::IntArrayRef({6, 3, 16, 16}));  // evaluation reads
+  auto index = torch::tensor({0, 4, 5, 1}, torch::kLong);
+  auto sources = memory.sources(index);
+  BOOST_REQUIRE(sources.has_value());
+  BOOST_TEST(torch::equal(sources->heights, torch::full({4}, 90, torch::kLong)));
+  BOOST_TEST(torch::equal(sources->widths, torch::full({4}, 120, torch::kLong)));
+  torch::Tensor seen_boxes, seen_crops;
+  auto recording = *sources;
+  recording.crop = [&](const torch::Tensor& which, const torch::Tensor& boxes, int64_t size, const torch::Tensor& flip) {
+    seen_boxes = boxes;
+    seen_crops = sources->crop(which, boxes, size, flip);
+    return seen_crops;
+  };
+  selfsup::views::Augmentation plain({.size = 16, .jitter_probability = 0, .grayscale_probability = 0, .seed = 3});
+  auto v = plain(recording);
+  BOOST_TEST(v.sizes() == torch::IntArrayRef({4, 3, 16, 16}));
+  BOOST_REQUIRE(seen_boxes.defined());
+  // The boxes: torchvision's rule on 90 x 120, the generator's first draws.
+  auto gen = selfsup::detail::make_generator(torch::kCPU, 3);
+  auto expected = selfsup::views::sample_resized_crop_boxes(torch::full({4}, 90, torch::kLong),
+                                                            torch::full({4}, 120, torch::kLong), {}, gen);
+  BOOST_TEST(torch::equal(seen_boxes, expected));
+  BOOST_TEST(seen_boxes.select(1, 2).max().item<int64_t>() > 16);  // in the full image's pixels
+  BOOST_TEST(torch::equal((v * 255).round().to(torch::kByte), seen_crops));
+  // Not what cropping the 16 x 16 evaluation reads would give.
+  selfsup::views::Augmentation again({.size = 16, .jitter_probability = 0, .grayscale_probability = 0, .seed = 3});
+  BOOST_TEST(!torch::equal(again(memory.images(index)), v));
+  // A dataset without a folder names no sources; sources of a subset map to the folder's images.
+  BOOST_TEST(!folder->load_all().sources(index).has_value());
+  auto chosen = torch::tensor({5, 2}, torch::kLong);
+  const auto subset = data::with_folder_views(data::InMemoryDataset(folder->images(chosen), folder->labels(chosen)), folder, chosen);
+  auto sub = subset.sources(torch::tensor({1}, torch::kLong));
+  auto full = torch::tensor({{10, 20, 50, 60}}, torch::kLong);
+  auto one = torch::zeros({1}, torch::kBool);
+  BOOST_TEST(torch::equal(sub->crop(torch::zeros({1}, torch::kLong), full, 16, one),
+                          folder->crops(torch::tensor({2}, torch::kLong), full, 16, one)));
+  BOOST_TEST(throws_with([&] { data::with_folder_views(folder->load_all(), folder, chosen); },
+                         "with_folder_views: 6 images in memory for 2 of the folder"));
+  fs::remove_all(root);
+}
+
+// The trainer takes both sides' views from the sources a dataset names (augmented pairs: the same
+// images, each view drawn on its own; semantic pairs: the partners' images), never from images().
+struct SourcesOnly {
+  selfsup::data::InMemoryDataset memory;
+  mutable int64_t calls = 0;
+  int64_t size() const { return memory.size(); }
+  torch::Device device() const { return memory.device(); }
+  torch::Tensor images(const torch::Tensor&) const { throw std::logic_error("images() read while sources exist"); }
+  torch::Tensor labels(const torch::Tensor& i) const { return memory.labels(i); }
+  std::optional<selfsup::views::ImageSources> sources(const torch::Tensor& i) const {
+    ++calls;
+    return memory.sources(i);
+  }
+};
+
+BOOST_AUTO_TEST_CASE(trainer_cuts_views_from_a_datasets_sources) {
+  namespace ss = selfsup;
+  const auto root = make_view_folder();
+  auto folder = std::make_shared<const data::ImageFolder>(root, data::ImageFolderOptions{.size = 16, .threads = 2, .warn = false});
+  SourcesOnly d{data::with_folder_views(folder->load_all(), folder)};
+  auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
+  ss::Trainer augmented(ss::recipes::SimCLR{.views = ss::views::SimCLRViews({.size = 16, .seed = 1})}, encoder,
+                        {.epochs = 1, .batch_size = 6, .log_every = 1});
+  auto r = augmented.fit(d);
+  BOOST_TEST(r.steps == 1);
+  BOOST_TEST(d.calls == 1);  // both sides from one call: the same images
+  ss::views::MultiCrop multi({.global_size = 16, .local_size = 8, .local_views = 2, .seed = 2});
+  auto crops = multi.crops(*d.memory.sources(torch::arange(3)), *d.memory.sources(torch::arange(3, 6)));
+  BOOST_TEST(crops.global.sizes() == torch::IntArrayRef({2, 3, 3, 16, 16}));
+  BOOST_TEST(crops.local.sizes() == torch::IntArrayRef({2, 3, 3, 8, 8}));
+  fs::remove_all(root);
 }
 
 // The reads compared with torchvision by tests/data/torchvision_folder.py (ctest: data.torchvision.*).

@@ -30,6 +30,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -205,14 +206,7 @@ class ImageFolder {
     auto host_boxes = boxes.to(torch::kCPU, torch::kFloat64).contiguous();
     auto host_flip = flip.defined() ? flip.to(torch::kCPU, torch::kBool).contiguous() : torch::zeros({b}, torch::kBool);
     const auto* bx = host_boxes.data_ptr<double>();
-    for (int64_t i = 0; i < b; ++i) {
-      const double* r = bx + 4 * i;
-      const auto at = static_cast<size_t>(wanted[static_cast<size_t>(i)]);
-      const auto h = files_.heights[at], w = files_.widths[at];
-      TORCH_CHECK(r[0] >= 0 && r[1] >= 0 && r[2] > 0 && r[3] > 0 && r[0] + r[2] <= h && r[1] + r[3] <= w, fn,
-                  ": box ", i, " (top ", r[0], ", left ", r[1], ", height ", r[2], ", width ", r[3],
-                  ") does not lie in ", files_.paths[at], " (", h, " x ", w, ")");
-    }
+    for (int64_t i = 0; i < b; ++i) files_.check_box(fn, i, wanted[static_cast<size_t>(i)], bx + 4 * i);
     const auto* fl = host_flip.data_ptr<bool>();
     return finish(decode_batch(wanted, size, [&](int64_t i, int64_t j) {
       // The box of image i; for another image j of its class taking a failed file's place, the
@@ -223,6 +217,17 @@ class ImageFolder {
       const double fx = static_cast<double>(files_.widths[to]) / files_.widths[at];
       return Request{{r[0] * fy, r[1] * fx, r[2] * fy, r[3] * fx, /*within=*/true}, fl[i]};
     }));
+  }
+
+  /// Images `indices` as views::ImageSources: a view generator draws each view's box on the full
+  /// image (its size from the header) and crops() decodes only that. The folder must outlive them.
+  views::ImageSources sources(const torch::Tensor& indices) const {
+    auto held = indices.to(device_);
+    auto hw = sizes(held);
+    return {hw.select(1, 0), hw.select(1, 1), 3,
+            [this, held](const torch::Tensor& which, const torch::Tensor& boxes, int64_t size, const torch::Tensor& flip) {
+              return crops(held.index_select(0, which.to(device_)), boxes, size, flip);
+            }};
   }
 
   /// Every image through images() into one tensor on `device`: an InMemoryDataset (Imagenette at
@@ -255,34 +260,18 @@ class ImageFolder {
     return v;
   }
 
-  // torchvision's Resize(S) then CenterCrop(S), as one box of the original image: the shorter
-  // side becomes S, the longer int(S * long / short); the crop's corner is round((side - S) / 2).
-  detail::PixelBox centre_box(int64_t index) const {
-    const double s = static_cast<double>(options_.size);
-    const double h = files_.heights[static_cast<size_t>(index)], w = files_.widths[static_cast<size_t>(index)];
-    const bool tall = h > w;
-    const double rh = tall ? std::floor(s * h / w) : s, rw = tall ? s : std::floor(s * w / h);
-    const double sy = h / rh, sx = w / rw;
-    const double top = std::nearbyint((rh - s) / 2.0), left = std::nearbyint((rw - s) / 2.0);
-    return {top * sy, left * sx, s * sy, s * sx, /*within=*/false};
-  }
-
   torch::Tensor centre_batch(const std::vector<int64_t>& wanted) const {
-    return decode_batch(wanted, options_.size, [&](int64_t, int64_t j) { return Request{centre_box(j), false}; });
+    return decode_batch(wanted, options_.size, [&](int64_t, int64_t j) {
+      const auto at = static_cast<size_t>(j);
+      return Request{detail::resize_centre_box(files_.heights[at], files_.widths[at], options_.size), false};
+    });
   }
 
   template <class MakeRequest>
   torch::Tensor decode_batch(const std::vector<int64_t>& wanted, int64_t size, MakeRequest&& make) const {
-    const auto b = static_cast<int64_t>(wanted.size());
-    auto out = torch::empty({b, 3, size, size}, torch::kByte);
+    auto out = torch::empty({static_cast<int64_t>(wanted.size()), 3, size, size}, torch::kByte);
     if (device_.is_cuda()) out = out.pin_memory();
-    auto* base = out.data_ptr<uint8_t>();
-    detail::parallel_for(b, options_.threads, [&](int64_t i) {
-      thread_local detail::RegionScratch scratch;
-      const bool flip = make(i, wanted[static_cast<size_t>(i)]).flip;
-      files_.decode(wanted[static_cast<size_t>(i)], [&](int64_t j) { return make(i, j).box; }, flip, size,
-                    base + i * 3 * size * size, scratch);
-    });
+    files_.decode_batch(wanted, size, options_.threads, out.data_ptr<uint8_t>(), make);
     return out;
   }
 
@@ -305,6 +294,21 @@ class ImageFolder {
   mutable std::future<torch::Tensor> pending_;
   mutable std::vector<int64_t> pending_indices_;
 };
+
+/// `memory` (the images of `folder` at `indices`, as images() reads them; all of them when
+/// `indices` is undefined) with its training views cut from the folder's full images: a trainer
+/// draws each view's box on the original image and decodes only that box, as the papers' crops.
+inline InMemoryDataset with_folder_views(InMemoryDataset memory, std::shared_ptr<const ImageFolder> folder,
+                                         torch::Tensor indices = {}) {
+  TORCH_CHECK(folder != nullptr, "selfsup::data::with_folder_views: no folder");
+  if (indices.defined()) indices = indices.to(torch::kCPU, torch::kLong);
+  TORCH_CHECK(memory.size() == (indices.defined() ? indices.size(0) : folder->size()),
+              "selfsup::data::with_folder_views: ", memory.size(), " images in memory for ",
+              indices.defined() ? indices.size(0) : folder->size(), " of the folder");
+  return memory.with_sources([folder, indices](const torch::Tensor& which) {
+    return folder->sources(indices.defined() ? indices.index_select(0, which.to(torch::kCPU)) : which);
+  });
+}
 
 }  // namespace selfsup::data
 

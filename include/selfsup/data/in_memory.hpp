@@ -3,15 +3,21 @@
 /// data::InMemoryDataset: a whole dataset as one uint8 tensor, on CPU or on the GPU.
 
 #include <selfsup/detail/check.hpp>
+#include <selfsup/views/image_sources.hpp>
 
 #include <torch/torch.h>
 
 #include <cstdint>
+#include <functional>
+#include <optional>
+#include <utility>
 
 namespace selfsup::data {
 
 /// Images uint8 (N, C, H, W) and optional labels int64 (N), on one device. Satisfies
-/// selfsup::Dataset; `images(indices)` gathers on the dataset's device.
+/// selfsup::Dataset; `images(indices)` gathers on the dataset's device. A dataset read from an
+/// image folder also names where its training views come from (`sources`): the folder's full
+/// images, of which trainers decode only each view's box (data::with_folder_views).
 class InMemoryDataset {
  public:
   InMemoryDataset() = default;
@@ -46,6 +52,19 @@ class InMemoryDataset {
     return labels_.index_select(0, indices.to(labels_.device()));
   }
 
+  /// The images views are cut from, when they are not these (an image folder's full images).
+  std::optional<views::ImageSources> sources(const torch::Tensor& indices) const {
+    if (!sources_) return std::nullopt;
+    return sources_(indices);
+  }
+  /// Views cut from `sources(indices)` instead of these images; an empty function: from these.
+  InMemoryDataset with_sources(std::function<views::ImageSources(const torch::Tensor&)> sources) const {
+    auto out = *this;
+    out.sources_ = std::move(sources);
+    return out;
+  }
+  bool has_sources() const { return static_cast<bool>(sources_); }
+
   const torch::Tensor& all_images() const { return images_; }
   const torch::Tensor& all_labels() const { return labels_; }
 
@@ -57,6 +76,7 @@ class InMemoryDataset {
  private:
   torch::Tensor images_;
   torch::Tensor labels_;
+  std::function<views::ImageSources(const torch::Tensor&)> sources_;
 };
 
 }  // namespace selfsup::data

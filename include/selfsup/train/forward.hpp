@@ -7,6 +7,7 @@
 #include <selfsup/detail/torch_compat.hpp>
 #include <selfsup/train/options.hpp>
 #include <selfsup/types.hpp>
+#include <selfsup/views/image_sources.hpp>
 
 #include <torch/torch.h>
 
@@ -19,9 +20,8 @@ inline torch::Tensor loss_precision(const torch::Tensor& v) {
 /// Multi-crop: the two global views through the encoder in one pass (and its predictor and
 /// momentum target), the local views through the online encoder in a second pass (their size
 /// differs). z0/z1 (and p, t) are the global views, LossInput::local the local ones.
-template <class V, class E>
-LossInput embed_crops(V& views, E& encoder, const torch::Tensor& first, const torch::Tensor& second,
-                      const TrainerOptions& options) {
+template <class V, class E, class I>
+LossInput embed_crops(V& views, E& encoder, const I& first, const I& second, const TrainerOptions& options) {
   MultiCropViews crops = views.crops(first, second);
   TORCH_CHECK(crops.global.dim() == 5 && crops.global.size(0) == 2, "selfsup::Trainer: the multi-crop generator "
               "must return global views of shape (2, B, C, H, W), got ", crops.global.sizes());
@@ -57,9 +57,8 @@ LossInput embed_crops(V& views, E& encoder, const torch::Tensor& first, const to
 
 /// Both sides' views through the encoder in one forward pass (and its predictor and momentum
 /// target when it has them); the loss's inputs in float32 whatever precision the encoder ran in.
-template <class V, class E>
-LossInput embed_two_views(V& views, E& encoder, const torch::Tensor& first, const torch::Tensor& second,
-                          const TrainerOptions& options) {
+template <class V, class E, class I>
+LossInput embed_two_views(V& views, E& encoder, const I& first, const I& second, const TrainerOptions& options) {
   torch::Tensor v0, v1;
   if constexpr (ViewPairGenerator<V>) {
     v0 = views.first(first);
@@ -94,10 +93,24 @@ LossInput embed_two_views(V& views, E& encoder, const torch::Tensor& first, cons
   return in;
 }
 
-/// The views of both sides of the pairs through the encoder: two views, or multi-crop.
-template <class V, class E>
-LossInput embed_pair(V& views, E& encoder, const torch::Tensor& first, const torch::Tensor& second,
-                     const TrainerOptions& options) {
+/// Whether view generator V cuts its views from images not decoded yet (views::ImageSources,
+/// an image folder's full images) on the path the trainer takes with it.
+template <class V>
+constexpr bool takes_sources() {
+  if constexpr (MultiCropGenerator<V>) {
+    return requires(V& v, const views::ImageSources& s) { v.crops(s, s); };
+  } else if constexpr (ViewPairGenerator<V>) {
+    return requires(V& v, const views::ImageSources& s) { { v.first(s) } -> std::same_as<torch::Tensor>; } &&
+           requires(V& v, const views::ImageSources& s) { { v.second(s) } -> std::same_as<torch::Tensor>; };
+  } else {
+    return requires(V& v, const views::ImageSources& s) { { v(s) } -> std::same_as<torch::Tensor>; };
+  }
+}
+
+/// The views of both sides of the pairs through the encoder: two views, or multi-crop. `first`
+/// and `second` are images (tensors) or views::ImageSources.
+template <class V, class E, class I>
+LossInput embed_pair(V& views, E& encoder, const I& first, const I& second, const TrainerOptions& options) {
   if constexpr (MultiCropGenerator<V>) {
     return embed_crops(views, encoder, first, second, options);
   } else {

@@ -178,7 +178,7 @@ class Trainer {
   TrainResult fit(const D& data, Hooks&... hooks) {
     static_assert(Dataset<D>, "selfsup::Trainer::fit: the data must satisfy selfsup::Dataset "
                               "(size(), images(indices), labels(indices), device())");
-    static_assert(contract::optional_members<D, contract::prefetch<D>>());
+    static_assert(contract::optional_members<D, contract::prefetch<D>, contract::sources<D>>());
     (check_hook<Hooks>(), ...);
     const auto device = data.device();
     encoder_->to(device);
@@ -268,16 +268,11 @@ class Trainer {
     encoder_->train(true);
     if constexpr (contract::before_step_of<E>::valid) encoder_->before_step(steps_);
     PairBatch pairs = recipe_.pairs.sample(anchors);
-    auto first = data.images(pairs.anchors);
-    auto second = pairs.partners.is_same(pairs.anchors) ? first : data.images(pairs.partners);
-    if constexpr (contract::prefetch<D>::valid) {
-      if (next_anchors.defined()) data.prefetch(next_anchors);
-    }
     const bool parallel = distributed::current().distributed();
     LossInput in;
     {
       distributed::SyncBatchNormScope sync(parallel);
-      in = detail::embed_pair(recipe_.views, encoder_, first, second, options_);
+      in = embed_batch(data, pairs, next_anchors);
     }
     in.groups = pairs.groups;
     if constexpr (LossTraits::needs_prototypes) in.prototypes = encoder_->prototypes();
@@ -316,6 +311,30 @@ class Trainer {
     detail::after_step(recipe_.negatives, in);
     detail::after_step(recipe_.loss, in);
     return loss.detach();
+  }
+
+  /// Both sides' views through the encoder: cut from the data's full images where it names them
+  /// (an image folder) and the view generator takes them, else from its images().
+  template <class D>
+  LossInput embed_batch(const D& data, const PairBatch& pairs, const torch::Tensor& next_anchors) {
+    if constexpr (contract::sources<D>::valid && detail::takes_sources<typename R::views_type>()) {
+      auto sources = [&](const torch::Tensor& indices) -> std::optional<views::ImageSources> {
+        return data.sources(indices);
+      };
+      if (auto first = sources(pairs.anchors)) {
+        // Augmented pairs: the same images on both sides, each view drawn on its own.
+        auto second = pairs.partners.is_same(pairs.anchors) ? first : sources(pairs.partners);
+        TORCH_CHECK(second.has_value(), "selfsup::Trainer: the data names the sources of the anchors' images but "
+                    "not of their partners'");
+        return detail::embed_pair(recipe_.views, encoder_, *first, *second, options_);
+      }
+    }
+    auto first = data.images(pairs.anchors);
+    auto second = pairs.partners.is_same(pairs.anchors) ? first : data.images(pairs.partners);
+    if constexpr (contract::prefetch<D>::valid) {
+      if (next_anchors.defined()) data.prefetch(next_anchors);
+    }
+    return detail::embed_pair(recipe_.views, encoder_, first, second, options_);
   }
 
   /// Data parallel: throws unless every rank holds bit-identical parameters and buffers (a CRC-32C

@@ -13,6 +13,7 @@
 #include <selfsup/views/detail/source_images.hpp>
 #include <selfsup/views/detail/transform.hpp>
 #include <selfsup/views/gaussian_blur.hpp>
+#include <selfsup/views/image_sources.hpp>
 #include <selfsup/views/normalize.hpp>
 #include <selfsup/views/random_grayscale.hpp>
 #include <selfsup/views/random_resized_crop.hpp>
@@ -67,7 +68,8 @@ struct AugmentationOptions {
 /// RandomSolarize -> Normalize, each sample drawing its own parameters. Satisfies
 /// ViewGenerator: uint8 or float (B, C, H, W) in, float32 (B, C, size, size) out on the input's
 /// device (floating input keeps its dtype), with no host synchronisation. Also takes images of
-/// different sizes (a std::vector of (C, H_i, W_i)) and crops each straight from its source.
+/// different sizes (a std::vector of (C, H_i, W_i)) and crops each straight from its source, and
+/// images not decoded yet (ImageSources), of which it decodes only each view's box.
 class Augmentation {
  public:
   Augmentation() : Augmentation(AugmentationOptions{}) {}
@@ -118,6 +120,16 @@ class Augmentation {
                     generators_.on(source.device()));
   }
 
+  /// Views of images not decoded yet (an image folder's): each view's box is drawn on its full
+  /// image, only that box is decoded and resized, and the rest of the pipeline runs as for any
+  /// images.
+  torch::Tensor operator()(const ImageSources& images) {
+    detail::SourceImages source(name_, images);
+    check(source);
+    return generate(source, torch::arange(source.batch(), torch::TensorOptions().dtype(torch::kLong).device(source.device())),
+                    generators_.on(source.device()));
+  }
+
   /// Every random parameter of a batch of views.
   struct Params {
     torch::Tensor boxes;        ///< int64 (N, 4): top, left, height, width
@@ -155,8 +167,24 @@ class Augmentation {
   torch::Tensor generate(const detail::SourceImages& source, const torch::Tensor& sources,
                          at::Generator& gen, int64_t cpu_slice = 64) const {
     auto params = sample(source, sources, gen);
+    if (source.lazy()) return apply_decoded(source, sources, params, cpu_slice);
     if (source.cpu_renderable()) return apply_cpu(source, sources, params, cpu_slice);
     return apply_batched(source, sources, params, cpu_slice);
+  }
+
+  /// The views for drawn `params` of images not decoded yet: the boxes decoded, resized and
+  /// flipped by the source, then the colour stages on those crops as on any images (their crop
+  /// now the whole image, which resamples nothing).
+  torch::Tensor apply_decoded(const detail::SourceImages& source, const torch::Tensor& sources, const Params& params,
+                              int64_t cpu_slice = 64) const {
+    const auto n = sources.size(0), s = options_.size;
+    detail::SourceImages cut(name_, source.decode(sources, params.boxes, s, params.flip));
+    auto whole = params;
+    whole.boxes = torch::tensor({int64_t{0}, int64_t{0}, s, s}, sources.options()).expand({n, 4}).contiguous();
+    whole.flip = torch::zeros_like(params.flip);
+    auto all = torch::arange(n, sources.options());
+    if (cut.cpu_renderable()) return apply_cpu(cut, all, whole, cpu_slice);
+    return apply_batched(cut, all, whole, cpu_slice);
   }
 
   /// The views for drawn `params` as batched tensor operations, on any device. On the CPU the

@@ -6,6 +6,7 @@
 #include <selfsup/detail/check.hpp>
 #include <selfsup/detail/random.hpp>
 #include <selfsup/views/functional.hpp>
+#include <selfsup/views/image_sources.hpp>
 #include <selfsup/views/random_resized_crop.hpp>
 
 #include <torch/torch.h>
@@ -52,6 +53,19 @@ class CropFlip : public selfsup::detail::Seeded<CropFlipOptions> {
                     .lt(options_.flip_probability);
     // The flip is folded into the crop (mirrored column taps): one resampling pass.
     return functional::resized_crop_unchecked(images, boxes, {options_.size, options_.size}, flip);
+  }
+
+  /// Views of images not decoded yet (an image folder's): each box drawn on the full image and
+  /// only that decoded.
+  torch::Tensor operator()(const ImageSources& images) {
+    const auto b = images.batch();
+    TORCH_CHECK(b > 0, "selfsup::views::CropFlip: images is an empty batch");
+    auto& gen = generators_.on(images.device());
+    auto boxes = sample_resized_crop_boxes(images.heights, images.widths, {.scale = options_.scale, .ratio = options_.ratio}, gen);
+    auto flip = torch::rand({b}, gen, torch::TensorOptions().dtype(torch::kFloat32).device(images.device()))
+                    .lt(options_.flip_probability);
+    auto all = torch::arange(b, torch::TensorOptions().dtype(torch::kLong).device(images.device()));
+    return images.crop(all, boxes, options_.size, flip).to(torch::kFloat32).div_(255.0);
   }
 };
 

@@ -65,6 +65,7 @@ class SimCLRViews {
   const SimCLRViewOptions& options() const { return options_; }
   torch::Tensor operator()(const torch::Tensor& images) { return pipeline_(images); }
   torch::Tensor operator()(const std::vector<torch::Tensor>& images) { return pipeline_(images); }
+  torch::Tensor operator()(const ImageSources& images) { return pipeline_(images); }
 
   /// The generators' state, for checkpoints.
   void save(torch::serialize::OutputArchive& archive) const { pipeline_.save(archive); }
@@ -124,6 +125,8 @@ class BYOLViews {
   torch::Tensor second(const torch::Tensor& images) { return second_(images); }
   torch::Tensor first(const std::vector<torch::Tensor>& images) { return first_(images); }
   torch::Tensor second(const std::vector<torch::Tensor>& images) { return second_(images); }
+  torch::Tensor first(const ImageSources& images) { return first_(images); }
+  torch::Tensor second(const ImageSources& images) { return second_(images); }
 
   /// Both sides' generator state, for checkpoints.
   void save(torch::serialize::OutputArchive& archive) const {
@@ -232,6 +235,9 @@ class MultiCrop {
   MultiCropViews operator()(const std::vector<torch::Tensor>& images) {
     return generate(detail::SourceImages("selfsup::views::MultiCrop", images));
   }
+  MultiCropViews operator()(const ImageSources& images) {
+    return generate(detail::SourceImages("selfsup::views::MultiCrop", images));
+  }
 
   /// The views of B pairs: see the class comment. `anchors` and `partners` uint8 or float
   /// (B, C, H, W) of one shape.
@@ -241,6 +247,13 @@ class MultiCrop {
                 "have the same shape, got ", anchors.sizes(), " and ", partners.sizes());
     return generate(detail::SourceImages("selfsup::views::MultiCrop", torch::cat({anchors, partners}, 0)),
                     anchors.size(0));
+  }
+
+  /// The views of B pairs of images not decoded yet (an image folder's): every global and local
+  /// view's box drawn on its full image.
+  MultiCropViews crops(const ImageSources& anchors, const ImageSources& partners) {
+    if (partners.heights.is_same(anchors.heights)) return generate(detail::SourceImages("selfsup::views::MultiCrop", anchors));
+    return generate(detail::SourceImages("selfsup::views::MultiCrop", concat(anchors, partners)), anchors.batch());
   }
 
   /// Every generator's state, for checkpoints. (The archive's names are attributes of a

@@ -13,13 +13,27 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace selfsup::data::detail {
+
+/// torchvision's Resize(size) then CenterCrop(size) of an h x w image as one box of it: the
+/// shorter side becomes size, the longer int(size * long / short), and the crop's corner is
+/// round((side - size) / 2) there; the resampling reads around the box (a resize of the whole).
+inline PixelBox resize_centre_box(double h, double w, int64_t size) {
+  const double s = static_cast<double>(size);
+  const bool tall = h > w;
+  const double rh = tall ? std::floor(s * h / w) : s, rw = tall ? s : std::floor(s * w / h);
+  const double sy = h / rh, sx = w / rw;
+  const double top = std::nearbyint((rh - s) / 2.0), left = std::nearbyint((rw - s) / 2.0);
+  return {top * sy, left * sx, s * sy, s * sx, /*within=*/false};
+}
 
 class FolderFiles {
  public:
@@ -33,6 +47,28 @@ class FolderFiles {
   int64_t max_pixels = default_max_pixels;
 
   int64_t size() const { return static_cast<int64_t>(paths.size()); }
+
+  /// Refuses box i (top, left, height, width) unless it lies in image `index`.
+  void check_box(std::string_view fn, int64_t i, int64_t index, const double* r) const {
+    const auto h = heights[static_cast<size_t>(index)], w = widths[static_cast<size_t>(index)];
+    TORCH_CHECK(r[0] >= 0 && r[1] >= 0 && r[2] > 0 && r[3] > 0 && r[0] + r[2] <= h && r[1] + r[3] <= w, fn, ": box ",
+                i, " (top ", r[0], ", left ", r[1], ", height ", r[2], ", width ", r[3], ") does not lie in ",
+                paths[static_cast<size_t>(index)], " (", h, " x ", w, ")");
+  }
+
+  /// Images `wanted` into `out` (B, 3, size, size) on `threads` threads: image i's request is
+  /// make(i, j) for the image j that serves it (i's own, or one of its class in its place), a
+  /// struct with `box` (PixelBox) and `flip`.
+  template <class MakeRequest>
+  void decode_batch(const std::vector<int64_t>& wanted, int64_t size, int64_t threads, uint8_t* out,
+                    MakeRequest& make) const {
+    parallel_for(static_cast<int64_t>(wanted.size()), threads, [&](int64_t i) {
+      thread_local RegionScratch scratch;
+      const auto index = wanted[static_cast<size_t>(i)];
+      decode(index, [&](int64_t j) { return make(i, j).box; }, make(i, index).flip, size, out + i * 3 * size * size,
+             scratch);
+    });
+  }
 
   /// Files left out at scan time (added here), then those that failed in a batch, each once.
   std::vector<std::string> skipped() const {

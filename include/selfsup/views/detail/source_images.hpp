@@ -1,12 +1,14 @@
 #pragma once
 /// \file
 /// Internal: the images a batch of views is cut from, for views::Augmentation and the presets
-/// built on it: one uniform batch, or images of different sizes held flattened one after another.
+/// built on it: one uniform batch, images of different sizes held flattened one after another, or
+/// images not decoded yet (views::ImageSources), cut box by box on request.
 
 #include <selfsup/detail/check.hpp>
 #include <selfsup/views/detail/cpu_views.hpp>
 #include <selfsup/views/detail/crop.hpp>
 #include <selfsup/views/detail/images.hpp>
+#include <selfsup/views/image_sources.hpp>
 #include <selfsup/views/random_resized_crop.hpp>
 
 #include <torch/torch.h>
@@ -68,16 +70,43 @@ class SourceImages {
     channels_ = first.size(0);
   }
 
+  SourceImages(std::string_view fn, const ImageSources& images) : lazy_(images) {
+    TORCH_CHECK(images.heights.defined() && images.widths.defined() && images.heights.dim() == 1 &&
+                    images.widths.sizes() == images.heights.sizes() && images.heights.size(0) > 0,
+                fn, ": ImageSources must hold int64 (B) heights and widths of B > 0 images");
+    TORCH_CHECK(static_cast<bool>(images.crop), fn, ": ImageSources has no crop function");
+    heights_ = images.heights.to(torch::kLong);
+    widths_ = images.widths.to(torch::kLong);
+    batch_ = images.batch();
+    channels_ = images.channels;
+  }
+
   int64_t batch() const { return batch_; }
   int64_t channels() const { return channels_; }
-  torch::Device device() const { return dense_.defined() ? dense_.device() : flat_.device(); }
-  bool ragged() const { return !dense_.defined(); }
+  torch::Device device() const {
+    return dense_.defined() ? dense_.device() : flat_.defined() ? flat_.device() : heights_.device();
+  }
+  bool ragged() const { return flat_.defined(); }
+  /// Not decoded yet: views are cut with decode().
+  bool lazy() const { return static_cast<bool>(lazy_.crop); }
+
+  /// uint8 (N, C, size, size): the boxes of images `sources` decoded and resized, mirrored where
+  /// `flip` (lazy sources only).
+  torch::Tensor decode(const torch::Tensor& sources, const torch::Tensor& boxes, int64_t size,
+                       const torch::Tensor& flip) const {
+    auto out = lazy_.crop(sources, boxes, size, flip);
+    TORCH_CHECK(out.dim() == 4 && out.size(0) == sources.size(0) && out.size(1) == channels_ && out.size(2) == size &&
+                    out.size(3) == size && out.scalar_type() == torch::kByte,
+                "selfsup::views: ImageSources::crop must return uint8 (", sources.size(0), ", ", channels_, ", ", size,
+                ", ", size, "), got ", out.scalar_type(), " ", out.sizes());
+    return out;
+  }
   const torch::Tensor& dense() const { return dense_; }
 
   /// Boxes for the views of images `sources` (int64 (N)), each drawn against its own image.
   torch::Tensor sample_boxes(const torch::Tensor& sources, const RandomResizedCropOptions& crop,
                              at::Generator& gen) const {
-    if (!ragged()) {
+    if (dense_.defined()) {
       auto i64 = sources.options();
       const auto n = sources.size(0);
       return sample_resized_crop_boxes(torch::full({n}, dense_.size(2), i64),
@@ -92,6 +121,7 @@ class SourceImages {
   /// resized_crop_transposed.
   torch::Tensor crop(const torch::Tensor& sources, const torch::Tensor& boxes, int64_t size,
                      const torch::Tensor& flip) const {
+    TORCH_INTERNAL_ASSERT(!lazy(), "SourceImages::crop of lazy sources: decode() them");
     if (!ragged()) {
       return resized_crop_transposed(dense_, boxes, {size, size}, flip, sources);
     }
@@ -102,6 +132,7 @@ class SourceImages {
 
   /// Whether render_cpu takes these images: on the CPU, uint8, float32 or float64.
   bool cpu_renderable() const {
+    if (lazy()) return false;
     const auto& t = ragged() ? flat_ : dense_;
     return t.device().is_cpu() && detail::cpu_renderable(t.scalar_type());
   }
@@ -126,6 +157,7 @@ class SourceImages {
  private:
   torch::Tensor dense_;
   torch::Tensor flat_, starts_, heights_, widths_;
+  ImageSources lazy_;
   int64_t batch_ = 0, channels_ = 0;
 };
 
