@@ -251,6 +251,11 @@ BOOST_AUTO_TEST_CASE(training_views_are_cut_from_the_full_images) {
   auto one = torch::zeros({1}, torch::kBool);
   BOOST_TEST(torch::equal(sub->crop(torch::zeros({1}, torch::kLong), full, 16, one),
                           folder->crops(torch::tensor({2}, torch::kLong), full, 16, one)));
+  // subset() and to() keep them.
+  const auto part = data::subset(memory, chosen);
+  BOOST_TEST(torch::equal(part.sources(torch::tensor({1}, torch::kLong))->crop(torch::zeros({1}, torch::kLong), full, 16, one),
+                          folder->crops(torch::tensor({2}, torch::kLong), full, 16, one)));
+  BOOST_TEST(memory.to(torch::kCPU).sources(index).has_value());
   BOOST_TEST(throws_with([&] { data::with_folder_views(folder->load_all(), folder, chosen); },
                          "with_folder_views: 6 images in memory for 2 of the folder"));
   fs::remove_all(root);

@@ -68,9 +68,22 @@ class InMemoryDataset {
   const torch::Tensor& all_images() const { return images_; }
   const torch::Tensor& all_labels() const { return labels_; }
 
-  /// The same data on another device (CIFAR-sized data fits on a GPU whole).
+  /// The same data on another device (CIFAR-sized data fits on a GPU whole); sources, when named,
+  /// then deliver their sizes and crops there.
   InMemoryDataset to(const torch::Device& device) const {
-    return {images_.to(device), labels_.defined() ? labels_.to(device) : torch::Tensor{}};
+    InMemoryDataset out{images_.to(device), labels_.defined() ? labels_.to(device) : torch::Tensor{}};
+    if (sources_) {
+      out.sources_ = [inner = sources_, device](const torch::Tensor& indices) {
+        auto s = inner(indices);
+        auto crop = s.crop;
+        return views::ImageSources{s.heights.to(device), s.widths.to(device), s.channels,
+                                   [crop, device](const torch::Tensor& which, const torch::Tensor& boxes, int64_t size,
+                                                  const torch::Tensor& flip) {
+                                     return crop(which, boxes, size, flip).to(device);
+                                   }};
+      };
+    }
+    return out;
   }
 
  private:

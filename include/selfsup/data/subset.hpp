@@ -60,8 +60,13 @@ inline torch::Tensor class_balanced_subset(const torch::Tensor& labels, int64_t 
 /// `data` restricted to `indices` (int64 positions), in that order, on its device.
 inline InMemoryDataset subset(const InMemoryDataset& data, const torch::Tensor& indices) {
   const auto i = indices.to(data.device(), torch::kLong);
-  return {data.all_images().index_select(0, i),
-          data.has_labels() ? data.all_labels().index_select(0, i) : torch::Tensor{}};
+  InMemoryDataset out{data.all_images().index_select(0, i),
+                      data.has_labels() ? data.all_labels().index_select(0, i) : torch::Tensor{}};
+  if (!data.has_sources()) return out;
+  // Views of the subset's image k are cut from the source of the dataset's image indices[k].
+  return out.with_sources([data, i](const torch::Tensor& which) {
+    return *data.sources(i.index_select(0, which.to(i.device())));
+  });
 }
 
 struct RemappedPairs {
