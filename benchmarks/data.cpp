@@ -69,10 +69,24 @@ double peak_mib() {
 
 }  // namespace
 
+int run(const Args& a);
+
 int main(int argc, char** argv) {
-  namespace data = selfsup::data;
   Args a;
   if (auto exit = parse(argc, argv, a)) return *exit;
+  try {
+    return run(a);
+  } catch (const c10::Error& e) {
+    fmt::print(stderr, "bench_data: {}\n", e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_data: {}\n", e.what());
+  }
+  return 1;
+}
+
+int run(const Args& given) {
+  namespace data = selfsup::data;
+  Args a = given;
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (a.threads.empty()) a.threads = {1, 2, cores};
   std::sort(a.threads.begin(), a.threads.end());
