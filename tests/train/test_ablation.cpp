@@ -63,14 +63,41 @@ BOOST_AUTO_TEST_CASE(ablation_runs_pair_seeds) {
   auto results = ss::ablation::run(make_encoder, train, test, no_shift, options, ss::ablation::variant("a", recipe),
                                    ss::ablation::variant("b", recipe));
   BOOST_TEST((asked == std::vector<std::uint64_t>{5, 5, 9, 9}));  // seeds outside, variants inside
-  BOOST_TEST_REQUIRE(initial.size() == 4u);
+  // Per seed: the untrained network, then a and b, all three from the same initial weights.
+  BOOST_TEST_REQUIRE(initial.size() == 6u);
   BOOST_TEST(initial[0] == initial[1]);
-  BOOST_TEST(initial[2] == initial[3]);
-  BOOST_TEST(initial[0] != initial[2]);
+  BOOST_TEST(initial[0] == initial[2]);
+  BOOST_TEST(initial[3] == initial[4]);
+  BOOST_TEST(initial[3] == initial[5]);
+  BOOST_TEST(initial[0] != initial[3]);
 
-  BOOST_TEST_REQUIRE(results.size() == 2u);
-  const auto& a = results[0];
-  const auto& b = results[1];
+  BOOST_TEST_REQUIRE(results.size() == 3u);
+  const auto& u = results[0];
+  const auto& a = results[1];
+  const auto& b = results[2];
+  BOOST_TEST(u.variant == "untrained");
+  BOOST_TEST(u.untrained);
+  BOOST_TEST(!a.untrained);
+  BOOST_TEST_REQUIRE(u.runs.size() == 2u);
+  BOOST_TEST((u.seeds() == std::vector<std::uint64_t>{5, 9}));
+  for (const auto& r : u.runs) {
+    BOOST_TEST(r.images_per_s == 0.0);
+    BOOST_TEST((r.knn_epochs == std::vector<int64_t>{-1}));
+    BOOST_TEST((r.knn_curve == std::vector<double>{r.knn_top1}));
+  }
+  // The untrained row against the baseline, and every trained variant against the untrained row,
+  // recomputed here from the runs.
+  BOOST_TEST_REQUIRE(u.vs_baseline.has_value());
+  BOOST_TEST(!u.vs_untrained.has_value());
+  const double a_gain = ((a.runs[0].knn_top1 - u.runs[0].knn_top1) + (a.runs[1].knn_top1 - u.runs[1].knn_top1)) / 2;
+  const double a_linear_gain =
+      ((a.runs[0].linear_top1 - u.runs[0].linear_top1) + (a.runs[1].linear_top1 - u.runs[1].linear_top1)) / 2;
+  BOOST_TEST_REQUIRE(a.vs_untrained.has_value());
+  BOOST_TEST_REQUIRE(b.vs_untrained.has_value());
+  BOOST_TEST(a.vs_untrained->knn_top1.mean == a_gain, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(a.vs_untrained->linear_top1.mean == a_linear_gain, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(b.vs_untrained->knn_top1.mean == a_gain, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(u.vs_baseline->knn_top1.mean == -a_gain, boost::test_tools::tolerance(1e-12));
   BOOST_TEST((a.seeds() == std::vector<std::uint64_t>{5, 9}));
   BOOST_TEST_REQUIRE(b.runs.size() == 2u);
   for (size_t s = 0; s < 2; ++s) {
@@ -102,6 +129,23 @@ BOOST_AUTO_TEST_CASE(ablation_runs_pair_seeds) {
   BOOST_TEST(text.find("Paired differences from a") != std::string::npos);
   BOOST_TEST(text.find("+0.0000 ± 0.0000") != std::string::npos);
   BOOST_TEST(text.find("kNN, linear") != std::string::npos);
+  BOOST_TEST(text.find("Paired differences from the untrained network") != std::string::npos);
+  BOOST_TEST(text.find("\nuntrained ") != std::string::npos);
+
+  // The JSON: the untrained row has no throughput; every trained variant its vs_untrained.
+  const auto json = ss::report::to_json(results);
+  BOOST_TEST_REQUIRE(json.size() == 3u);
+  BOOST_TEST(json[0]["variant"] == "untrained");
+  BOOST_TEST(json[0]["images_per_s"].is_null());
+  BOOST_TEST(!json[0].contains("vs_untrained"));
+  BOOST_TEST(json[0].contains("vs_a"));
+  BOOST_TEST(!json[1].contains("vs_a"));
+  for (size_t i : {size_t{1}, size_t{2}}) {
+    BOOST_TEST_REQUIRE(json[i].contains("vs_untrained"));
+    BOOST_TEST(json[i]["vs_untrained"]["knn_top1"]["mean"].get<double>() == a_gain, boost::test_tools::tolerance(1e-12));
+    BOOST_TEST(json[i]["vs_untrained"]["knn_top1"]["ci95"].is_number());
+    BOOST_TEST(json[i]["vs_untrained"]["shifted_knn_top1"].is_null());
+  }
 
   // The plot draws each mean curve in a band.
   BOOST_TEST(ss::report::knn_curves_svg(results).find("<polygon") != std::string::npos);
@@ -131,6 +175,29 @@ BOOST_AUTO_TEST_CASE(ablation_refusals) {
     ss::ablation::run(make_encoder, data, data, no_shift, two, ss::ablation::variant("a", recipe),
                       ss::ablation::variant("a", recipe));
   }, "two variants are named 'a'"));
+  BOOST_TEST(throws_with([&] {
+    ss::ablation::run(make_encoder, data, data, no_shift, two, ss::ablation::variant("untrained", recipe));
+  }, "a variant is named 'untrained', the name of the untrained network's row"));
+}
+
+// Options::untrained = false: only the trained variants, and no comparison with initial weights.
+BOOST_AUTO_TEST_CASE(ablation_without_untrained) {
+  const auto data = ss::data::make_synthetic({.classes = 2, .per_class = 6, .size = 16});
+  int made = 0;
+  auto make_encoder = [&] {
+    ++made;
+    return ss::models::make_small_cnn_encoder({.width = 4}, {.hidden_dim = 8, .out_dim = 8});
+  };
+  auto recipe = [](std::uint64_t seed) { return TinySimCLR{.views = ss::views::CropFlip({.size = 16, .seed = seed})}; };
+  const ss::data::InMemoryDataset* no_shift = nullptr;
+  ss::ablation::Options options{.trainer = {.epochs = 1, .batch_size = 4}, .knn = {.k = 5}, .probe = {.max_iterations = 5},
+                                .seeds = {0, 1}, .verbose = false, .untrained = false};
+  auto results = ss::ablation::run(make_encoder, data, data, no_shift, options, ss::ablation::variant("untrained", recipe));
+  BOOST_TEST(made == 2);
+  BOOST_TEST_REQUIRE(results.size() == 1u);
+  BOOST_TEST(!results[0].untrained);
+  BOOST_TEST(!results[0].vs_untrained.has_value());
+  BOOST_TEST(ss::report::to_json(results)[0]["images_per_s"].is_number());
 }
 
 // summarize and the JSON, from runs written by hand.

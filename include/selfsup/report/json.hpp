@@ -32,14 +32,16 @@ inline Json number(const std::optional<double>& x) { return x ? number(*x) : Jso
 /// A Summary's 95 % half-width, or null (one run has no interval).
 inline Json half_width(const stats::Summary& s) { return s.ci95 ? number(*s.ci95) : Json(nullptr); }
 
-/// The ablation results: an array with one object per variant. Its keys: `variant`;
+/// The ablation results: an array with one object per variant, the untrained network's
+/// (`"variant": "untrained"`) first when the runner evaluated it. Its keys: `variant`;
 /// `knn_top1`, `shifted_knn_top1` (null without a shifted split), `linear_top1` and
-/// `images_per_s`, each the mean over the seeds; `seeds` (the list used); for each of the three
-/// accuracies `<metric>_runs` (one value per seed, in the order of `seeds`), `<metric>_sd` and
-/// `<metric>_ci95` (the half-width of the 95 % interval of the mean; null for one seed); and for
-/// every variant but the baseline `vs_<baseline>`: for each accuracy the paired difference from
-/// the baseline, {"mean", "ci95"} (null without a shifted split); the per-seed
-/// differences are those of the two variants' `_runs`.
+/// `images_per_s` (null for the untrained network), each the mean over the seeds; `seeds` (the
+/// list used); for each of the three accuracies `<metric>_runs` (one value per seed, in the order
+/// of `seeds`), `<metric>_sd` and `<metric>_ci95` (the half-width of the 95 % interval of the
+/// mean; null for one seed); for every variant but the baseline `vs_<baseline>`: for each
+/// accuracy the paired difference from the baseline, {"mean", "ci95"} (null without a shifted
+/// split); and for every trained variant `vs_untrained`, the same from the untrained network. The
+/// per-seed differences are those of the two variants' `_runs`.
 inline Json to_json(const std::vector<ablation::Result>& results) {
   Json out = Json::array();
   for (const auto& r : results) {
@@ -47,7 +49,7 @@ inline Json to_json(const std::vector<ablation::Result>& results) {
            {"knn_top1", number(r.knn_top1)},
            {"shifted_knn_top1", number(r.shifted_knn_top1)},
            {"linear_top1", number(r.linear_top1)},
-           {"images_per_s", number(r.images_per_s)}};
+           {"images_per_s", r.untrained ? Json(nullptr) : number(r.images_per_s)}};
     j["seeds"] = r.seeds();
     auto runs = [&](auto get) {
       Json a = Json::array();
@@ -66,15 +68,17 @@ inline Json to_json(const std::vector<ablation::Result>& results) {
     spread("knn_top1", r.summary.knn_top1);
     spread("shifted_knn_top1", r.summary.shifted_knn_top1);
     spread("linear_top1", r.summary.linear_top1);
-    if (r.vs_baseline) {
+    auto differences = [](const ablation::Metrics& m) {
       auto difference = [](const std::optional<stats::Summary>& d) -> Json {
         if (!d) return nullptr;
         return Json{{"mean", number(d->mean)}, {"ci95", half_width(*d)}};
       };
-      j["vs_" + r.baseline] = Json{{"knn_top1", difference(r.vs_baseline->knn_top1)},
-                                   {"shifted_knn_top1", difference(r.vs_baseline->shifted_knn_top1)},
-                                   {"linear_top1", difference(r.vs_baseline->linear_top1)}};
-    }
+      return Json{{"knn_top1", difference(m.knn_top1)},
+                  {"shifted_knn_top1", difference(m.shifted_knn_top1)},
+                  {"linear_top1", difference(m.linear_top1)}};
+    };
+    if (r.vs_baseline) j["vs_" + r.baseline] = differences(*r.vs_baseline);
+    if (r.vs_untrained) j["vs_untrained"] = differences(*r.vs_untrained);
     out.push_back(std::move(j));
   }
   return out;

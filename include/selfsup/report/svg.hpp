@@ -34,7 +34,9 @@ inline std::string xml_escape(std::string_view text) {
 }
 
 /// An SVG line chart of the kNN curves, one line per variant (epochs counted from 1): the mean
-/// over the seeds, in a band of its 95 % interval when there are several.
+/// over the seeds, in a band of its 95 % interval when there are several. The untrained
+/// network's row (one point, before the first epoch) is a dashed level across the chart, in its
+/// band: where every curve starts from.
 inline std::string knn_curves_svg(const std::vector<ablation::Result>& results,
                                   const std::string& title = "kNN top-1 on the test split per epoch") {
   constexpr double w = 640, h = 400, left = 60, right = 150, top = 50, bottom = 50;
@@ -42,7 +44,7 @@ inline std::string knn_curves_svg(const std::vector<ablation::Result>& results,
   int64_t max_epoch = 1;
   double hi = 0.0;
   for (const auto& r : results) {
-    for (auto e : r.knn_epochs) max_epoch = std::max(max_epoch, e + 1);
+    for (auto e : r.knn_epochs) max_epoch = std::max<int64_t>(max_epoch, e + 1);
     for (size_t k = 0; k < r.knn_curve.size(); ++k) {
       const double v = r.knn_curve[k] + (k < r.knn_curve_ci95.size() ? r.knn_curve_ci95[k] : 0.0);
       if (std::isfinite(v)) hi = std::max(hi, v);
@@ -72,9 +74,24 @@ inline std::string knn_curves_svg(const std::vector<ablation::Result>& results,
   for (int64_t e = 0; e <= max_epoch; e += std::max<int64_t>(1, max_epoch / 10)) {
     out += fmt::format(R"(<text x="{:.1f}" y="{}" text-anchor="middle">{}</text>)", x(static_cast<double>(e)), h - bottom + 16, e) + "\n";
   }
+  size_t trained = 0;  // the trained variants' colours, in order
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    const char* c = colours[i % 6];
+    const char* c = colours[(r.untrained ? 0 : trained++) % 6];
+    const double row = top + 20.0 * static_cast<double>(i);
+    if (r.untrained && r.knn_curve.size() == 1 && std::isfinite(r.knn_curve[0])) {
+      const double v = r.knn_curve[0];
+      if (r.knn_curve_ci95.size() == 1 && std::isfinite(r.knn_curve_ci95[0])) {
+        const double d = r.knn_curve_ci95[0];
+        out += fmt::format(R"(<rect x="{}" y="{:.1f}" width="{}" height="{:.1f}" fill="#555" fill-opacity="0.12"/>)", left,
+                           y(v + d), w - left - right, y(v - d) - y(v + d)) + "\n";
+      }
+      out += fmt::format(R"(<line x1="{}" x2="{}" y1="{:.1f}" y2="{:.1f}" stroke="#555" stroke-width="1.5" stroke-dasharray="6 4"/>)",
+                         left, w - right, y(v), y(v)) + "\n";
+      out += fmt::format(R"(<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#555" stroke-width="1.5" stroke-dasharray="6 4"/><text x="{}" y="{}">{}</text>)",
+                         w - right + 10, w - right + 30, row, row, w - right + 36, row + 4, xml_escape(r.variant)) + "\n";
+      continue;
+    }
     if (!r.knn_curve_ci95.empty() && r.knn_curve_ci95.size() == r.knn_curve.size()) {
       std::string band;  // the upper edge left to right, then the lower edge back
       const size_t n = std::min(r.knn_curve.size(), r.knn_epochs.size());
@@ -94,7 +111,6 @@ inline std::string knn_curves_svg(const std::vector<ablation::Result>& results,
       points += fmt::format("{:.1f},{:.1f} ", x(static_cast<double>(r.knn_epochs[k] + 1)), y(r.knn_curve[k]));
     }
     out += fmt::format(R"(<polyline fill="none" stroke="{}" stroke-width="2" points="{}"/>)", c, points) + "\n";
-    const double row = top + 20.0 * static_cast<double>(i);
     out += fmt::format(R"(<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="{}" stroke-width="2"/><text x="{}" y="{}">{}</text>)",
                        w - right + 10, w - right + 30, row, row, c, w - right + 36, row + 4, xml_escape(r.variant)) + "\n";
   }

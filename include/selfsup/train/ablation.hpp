@@ -4,14 +4,18 @@
 /// and compares them (kNN and linear-probe accuracy, throughput, the kNN curve over epochs) with
 /// error bars. Every variant runs once per seed; run s of every variant starts from the same
 /// initial weights, and the seed also sets its views, its pairs and its epoch order, so the
-/// per-seed differences between two variants are paired. selfsup's main job uses it to compare
-/// where positive pairs come from.
+/// per-seed differences between two variants are paired. Each seed's initial weights are also
+/// evaluated, untrained, as the variant `untrained`, and every trained variant is compared with
+/// them seed by seed (`vs_untrained`): a method that ends below the network it started from has
+/// learnt nothing the evaluation can see. selfsup's main job uses it to compare where positive
+/// pairs come from.
 ///
 ///   ablation::Options options{.trainer = {...}, .seeds = {0, 1, 2}, .baseline = "augmented"};
 ///   auto results = ablation::run(make_encoder, train, test, &shifted, options,
 ///       ablation::variant("augmented", [&](std::uint64_t seed) { return SimCLR{...seed...}; }),
 ///       ablation::variant("semantic", [&](std::uint64_t seed) { return SemanticSimCLR{...}; }));
 ///   ablation::print_table(results);  // mean ± 95 % half-width, and the paired differences
+///                                    // from the baseline and from the untrained network
 ///
 /// A variant given as a fixed recipe (`Variant<R>{"name", recipe}`) runs under one seed only.
 /// Results as JSON and the kNN curves as SVG: selfsup::report (<selfsup/report/json.hpp>,
@@ -35,6 +39,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -56,6 +61,9 @@ auto variant(std::string name, Make make) -> Variant<std::invoke_result_t<Make&,
   return Variant<R>{std::move(name), std::nullopt, std::function<R(std::uint64_t)>(std::move(make))};
 }
 
+/// The name of the untrained network's row (Options::untrained).
+inline constexpr std::string_view untrained_variant = "untrained";
+
 struct Options {
   TrainerOptions trainer{};   ///< its `seed` is replaced by each run's seed
   eval::KNNOptions knn{};
@@ -68,6 +76,9 @@ struct Options {
   std::vector<std::uint64_t> seeds{};
   std::string baseline{};     ///< the variant the others are compared with, per seed; empty: the first
   bool verbose = true;        ///< print progress (hooks::Progress) and each result as it comes
+  /// Evaluate each seed's initial weights, before any training, as the variant `untrained` (the
+  /// first result), and give every trained variant its paired difference from them.
+  bool untrained = true;
   hooks::ProgressOptions progress{};  ///< where and how often progress is printed when verbose
 
   /// `seeds`, or {seed} when it is empty.
@@ -81,8 +92,10 @@ struct Run {
   std::optional<double> shifted_knn_top1;  ///< when a shifted split is given
   double linear_top1 = 0.0;
   double images_per_s = 0.0;               ///< training images per second, evaluation excluded
+                                           ///< (0 for the untrained network)
   std::vector<double> knn_curve;           ///< kNN top-1 on the test split after each point
-  std::vector<int64_t> knn_epochs;         ///< the 0-based epoch of each point
+  std::vector<int64_t> knn_epochs;         ///< the 0-based epoch of each point; the untrained
+                                           ///< network's one point is at epoch -1 (before the first)
 };
 
 /// The three accuracies summarised over seeds (or their paired differences from a baseline).
@@ -107,6 +120,8 @@ struct Result {
   Metrics summary;                     ///< mean, standard deviation and 95 % interval of each accuracy
   std::string baseline;                ///< the variant `vs_baseline` compares with (empty for the baseline)
   std::optional<Metrics> vs_baseline;  ///< paired differences, this − baseline, seed by seed
+  std::optional<Metrics> vs_untrained; ///< paired differences, this − the untrained network (trained variants)
+  bool untrained = false;              ///< this is the untrained network's row: no training, no images/s
 
   std::vector<std::uint64_t> seeds() const {
     std::vector<std::uint64_t> out;
@@ -161,11 +176,29 @@ inline Metrics paired(const std::vector<Run>& runs, const std::vector<Run>& base
   return m;
 }
 
+/// paired(runs, base), after checking that run i of both is under the same seed.
+inline Metrics paired_checked(const std::vector<Run>& runs, const std::vector<Run>& base, const std::string& variant,
+                              const std::string& base_name) {
+  if (base.size() != runs.size()) {
+    throw std::invalid_argument(fmt::format("selfsup::ablation::summarize: variant '{}' has {} runs and its baseline '{}' {}",
+                                            variant, runs.size(), base_name, base.size()));
+  }
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].seed != base[i].seed) {
+      throw std::invalid_argument(fmt::format(
+          "selfsup::ablation::summarize: run {} of variant '{}' has seed {} and that of its baseline '{}' seed {}; "
+          "paired differences need the same seed", i, variant, runs[i].seed, base_name, base[i].seed));
+    }
+  }
+  return paired(runs, base, variant);
+}
+
 }  // namespace detail
 
 /// A variant's Result from its runs (in the order of the seeds). With `baseline` (the baseline
 /// variant's runs under the same seeds, in the same order) it adds the paired differences; a
-/// baseline run under another seed is an error.
+/// baseline run under another seed is an error. compare_with_untrained adds those from the
+/// untrained network.
 inline Result summarize(std::string variant, std::vector<Run> runs, const std::vector<Run>* baseline = nullptr,
                         std::string baseline_name = {}) {
   if (runs.empty()) throw std::invalid_argument("selfsup::ablation::summarize: variant '" + variant + "' has no runs");
@@ -190,21 +223,29 @@ inline Result summarize(std::string variant, std::vector<Run> runs, const std::v
     if (s.ci95) r.knn_curve_ci95.push_back(*s.ci95);
   }
   if (baseline != nullptr) {
-    if (baseline->size() != runs.size()) {
-      throw std::invalid_argument(fmt::format("selfsup::ablation::summarize: variant '{}' has {} runs and its baseline '{}' {}",
-                                              r.variant, runs.size(), baseline_name, baseline->size()));
-    }
-    for (size_t i = 0; i < runs.size(); ++i) {
-      if (runs[i].seed != (*baseline)[i].seed) {
-        throw std::invalid_argument(fmt::format(
-            "selfsup::ablation::summarize: run {} of variant '{}' has seed {} and that of its baseline '{}' seed {}; "
-            "paired differences need the same seed", i, r.variant, runs[i].seed, baseline_name, (*baseline)[i].seed));
-      }
-    }
     r.baseline = std::move(baseline_name);
-    r.vs_baseline = detail::paired(runs, *baseline, r.variant);
+    r.vs_baseline = detail::paired_checked(runs, *baseline, r.variant, r.baseline);
   }
   r.runs = std::move(runs);
+  return r;
+}
+
+/// Gives `trained` its paired differences from the untrained network's runs (the same seeds, in
+/// the same order).
+inline void compare_with_untrained(Result& trained, const std::vector<Run>& untrained) {
+  trained.vs_untrained = detail::paired_checked(trained.runs, untrained, trained.variant, std::string(untrained_variant));
+}
+
+/// The kNN accuracy (test split, and `shifted` if not null) and the linear probe's of `encoder`'s
+/// features, as one run under `seed` (training figures left empty).
+template <class E, class Train, class Test, class Shifted>
+Run evaluate(E& encoder, const Train& train, const Test& test, const Shifted* shifted, const Options& options,
+             std::uint64_t seed) {
+  Run r;
+  r.seed = seed;
+  r.knn_top1 = eval::knn_evaluate(encoder, train, test, options.knn).top1;
+  if (shifted != nullptr) r.shifted_knn_top1 = eval::knn_evaluate(encoder, train, *shifted, options.knn).top1;
+  r.linear_top1 = eval::linear_probe(encoder, train, test, options.probe).top1;
   return r;
 }
 
@@ -224,6 +265,10 @@ std::vector<Result> run(MakeEncoder make_encoder, const Train& train, const Test
   }
   std::vector<std::string> names;
   auto check = [&](const auto& v) {
+    if (options.untrained && v.name == untrained_variant) {
+      throw std::invalid_argument(fmt::format("{}: a variant is named '{}', the name of the untrained network's row; "
+                                              "rename it, or set Options::untrained = false", fn, v.name));
+    }
     if (std::find(names.begin(), names.end(), v.name) != names.end()) {
       throw std::invalid_argument(fmt::format("{}: two variants are named '{}'; names must be distinct", fn, v.name));
     }
@@ -246,9 +291,31 @@ std::vector<Result> run(MakeEncoder make_encoder, const Train& train, const Test
                                             detail::join(names)));
   }
 
+  auto label_of = [&](std::string_view name, size_t s) {
+    return seeds.size() > 1 ? fmt::format("[{}, seed {} ({}/{})]", name, seeds[s], s + 1, seeds.size())
+                            : fmt::format("[{}]", name);
+  };
+  auto report = [&](const std::string& label, const Run& r) {
+    if (!options.verbose) return;
+    fmt::print("{} kNN top-1 {:.4f}, shifted {}, linear top-1 {:.4f}{}\n", label, r.knn_top1,
+               r.shifted_knn_top1 ? fmt::format("{:.4f}", *r.shifted_knn_top1) : "-", r.linear_top1,
+               r.images_per_s > 0 ? fmt::format(", {:.0f} images/s", r.images_per_s) : std::string());
+    std::fflush(stdout);
+  };
   std::vector<std::vector<Run>> runs(names.size());
+  std::vector<Run> untrained;
   for (size_t s = 0; s < seeds.size(); ++s) {
     const std::uint64_t seed = seeds[s];
+    if (options.untrained) {  // the weights every variant's run s starts from
+      torch::manual_seed(seed);
+      auto encoder = make_encoder();
+      encoder->to(train.device());
+      Run r = evaluate(encoder, train, test, shifted, options, seed);
+      r.knn_epochs = {-1};
+      r.knn_curve = {r.knn_top1};
+      report(label_of(untrained_variant, s), r);
+      untrained.push_back(std::move(r));
+    }
     size_t index = 0;
     auto one = [&](auto& v) {
       const size_t i = index++;
@@ -259,8 +326,7 @@ std::vector<Result> run(MakeEncoder make_encoder, const Train& train, const Test
       trainer_options.seed = seed;
       Trainer trainer(std::move(recipe), encoder, trainer_options);
       hooks::KNNMonitor monitor(train, test, options.knn_every, options.knn);
-      const std::string label =
-          seeds.size() > 1 ? fmt::format("[{}, seed {} ({}/{})]", v.name, seed, s + 1, seeds.size()) : fmt::format("[{}]", v.name);
+      const std::string label = label_of(v.name, s);
       TrainResult fit;
       if (options.verbose) {
         fmt::print("{} training {} epochs\n", label, options.trainer.epochs);
@@ -270,22 +336,14 @@ std::vector<Result> run(MakeEncoder make_encoder, const Train& train, const Test
       } else {
         fit = trainer.fit(train, monitor);
       }
-      Run r;
-      r.seed = seed;
+      Run r = evaluate(trainer.encoder(), train, test, shifted, options, seed);
       for (const auto& entry : monitor.history()) {
         r.knn_epochs.push_back(entry.epoch);
         r.knn_curve.push_back(entry.result.top1);
       }
       const double training_seconds = fit.seconds - monitor.seconds();
       r.images_per_s = training_seconds > 0 ? fit.images / training_seconds : 0.0;
-      r.knn_top1 = eval::knn_evaluate(trainer.encoder(), train, test, options.knn).top1;
-      if (shifted != nullptr) r.shifted_knn_top1 = eval::knn_evaluate(trainer.encoder(), train, *shifted, options.knn).top1;
-      r.linear_top1 = eval::linear_probe(trainer.encoder(), train, test, options.probe).top1;
-      if (options.verbose) {
-        fmt::print("{} kNN top-1 {:.4f}, shifted {}, linear top-1 {:.4f}, {:.0f} images/s\n", label, r.knn_top1,
-                   r.shifted_knn_top1 ? fmt::format("{:.4f}", *r.shifted_knn_top1) : "-", r.linear_top1, r.images_per_s);
-        std::fflush(stdout);
-      }
+      report(label, r);
       runs[i].push_back(std::move(r));
     };
     (one(variants), ...);
@@ -293,8 +351,13 @@ std::vector<Result> run(MakeEncoder make_encoder, const Train& train, const Test
 
   const size_t b = static_cast<size_t>(base_at - names.begin());
   std::vector<Result> results;
+  if (options.untrained) {
+    results.push_back(summarize(std::string(untrained_variant), untrained, &runs[b], names[b]));
+    results.back().untrained = true;
+  }
   for (size_t i = 0; i < names.size(); ++i) {
     results.push_back(i == b ? summarize(names[i], runs[i]) : summarize(names[i], runs[i], &runs[b], names[b]));
+    if (options.untrained) compare_with_untrained(results.back(), untrained);
   }
   return results;
 }
@@ -309,9 +372,35 @@ inline std::string cell(const stats::Summary& s, bool sign = false) {
 
 }  // namespace detail
 
+namespace detail {
+
+/// One block of paired differences: `*of(r)` for each result where `of(r)` is not null.
+template <class Of>
+void print_differences(const std::vector<Result>& results, std::FILE* out, const std::string& from, Of of) {
+  constexpr int w = 19;
+  fmt::print(out, "\nPaired differences from {} (the same seed's run of both), mean ± 95 % half-width:\n", from);
+  fmt::print(out, "{:<14}{:>{}}{:>{}}{:>{}}  {}\n", "variant", "kNN top-1", w, "shifted kNN", w, "linear top-1", w,
+             "interval includes 0");
+  for (const auto& r : results) {
+    const Metrics* m = of(r);
+    if (m == nullptr) continue;
+    const auto& d = *m;
+    std::vector<std::string> zero;
+    if (!d.knn_top1.interval_excludes_zero()) zero.emplace_back("kNN");
+    if (d.shifted_knn_top1 && !d.shifted_knn_top1->interval_excludes_zero()) zero.emplace_back("shifted");
+    if (!d.linear_top1.interval_excludes_zero()) zero.emplace_back("linear");
+    fmt::print(out, "{:<14}{:>{}}{:>{}}{:>{}}  {}\n", r.variant, cell(d.knn_top1, true), w,
+               d.shifted_knn_top1 ? cell(*d.shifted_knn_top1, true) : "-", w, cell(d.linear_top1, true), w,
+               zero.empty() ? std::string("none") : join(zero));
+  }
+}
+
+}  // namespace detail
+
 /// The comparison table: each accuracy as its mean ± the half-width of its 95 % interval over the
-/// seeds (the mean alone for one seed), then the paired differences from the baseline, naming the
-/// intervals that include zero (a difference the seeds do not resolve).
+/// seeds (the mean alone for one seed), the untrained network's row first; then the paired
+/// differences of the trained variants from the baseline and from the untrained network, naming
+/// the intervals that include zero (a difference the seeds do not resolve).
 inline void print_table(const std::vector<Result>& results, std::FILE* out = stdout) {
   if (results.empty()) return;
   const auto seeds = results.front().seeds();
@@ -324,30 +413,26 @@ inline void print_table(const std::vector<Result>& results, std::FILE* out = std
   }
   fmt::print(out, "{:<14}{:>{}}{:>{}}{:>{}}{:>12}\n", "variant", "kNN top-1", w, "shifted kNN", w, "linear top-1", w, "images/s");
   for (const auto& r : results) {
-    fmt::print(out, "{:<14}{:>{}}{:>{}}{:>{}}{:>12.0f}\n", r.variant, detail::cell(r.summary.knn_top1), w,
+    fmt::print(out, "{:<14}{:>{}}{:>{}}{:>{}}{:>12}\n", r.variant, detail::cell(r.summary.knn_top1), w,
                r.summary.shifted_knn_top1 ? detail::cell(*r.summary.shifted_knn_top1) : "-", w,
-               detail::cell(r.summary.linear_top1), w, r.images_per_s);
+               detail::cell(r.summary.linear_top1), w,
+               r.untrained ? std::string("-") : fmt::format("{:.0f}", r.images_per_s));
   }
-  bool any = false;
-  for (const auto& r : results) any = any || r.vs_baseline.has_value();
-  if (!any || seeds.size() < 2) return;
+  if (seeds.size() < 2) return;
   std::string baseline;
   for (const auto& r : results) {
-    if (r.vs_baseline) baseline = r.baseline;
+    if (r.vs_baseline && !r.untrained) baseline = r.baseline;
   }
-  fmt::print(out, "\nPaired differences from {} (the same seed's run of both), mean ± 95 % half-width:\n", baseline);
-  fmt::print(out, "{:<14}{:>{}}{:>{}}{:>{}}  {}\n", "variant", "kNN top-1", w, "shifted kNN", w, "linear top-1", w,
-             "interval includes 0");
-  for (const auto& r : results) {
-    if (!r.vs_baseline) continue;
-    const auto& d = *r.vs_baseline;
-    std::vector<std::string> zero;
-    if (!d.knn_top1.interval_excludes_zero()) zero.emplace_back("kNN");
-    if (d.shifted_knn_top1 && !d.shifted_knn_top1->interval_excludes_zero()) zero.emplace_back("shifted");
-    if (!d.linear_top1.interval_excludes_zero()) zero.emplace_back("linear");
-    fmt::print(out, "{:<14}{:>{}}{:>{}}{:>{}}  {}\n", r.variant, detail::cell(d.knn_top1, true), w,
-               d.shifted_knn_top1 ? detail::cell(*d.shifted_knn_top1, true) : "-", w, detail::cell(d.linear_top1, true), w,
-               zero.empty() ? std::string("none") : detail::join(zero));
+  if (!baseline.empty()) {
+    detail::print_differences(results, out, baseline, [](const Result& r) -> const Metrics* {
+      return r.vs_baseline && !r.untrained ? &*r.vs_baseline : nullptr;
+    });
+  }
+  const bool any_untrained = std::any_of(results.begin(), results.end(), [](const Result& r) { return r.vs_untrained.has_value(); });
+  if (any_untrained) {
+    detail::print_differences(results, out, "the untrained network", [](const Result& r) -> const Metrics* {
+      return r.vs_untrained ? &*r.vs_untrained : nullptr;
+    });
   }
 }
 
