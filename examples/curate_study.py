@@ -7,7 +7,8 @@ then `curate compare` prints each with its 95 % interval and the paired differen
 augmented pairs, and those of the reviewed table from the unreviewed candidates.
 
     curate_study.py --bin build/release/examples --work curate-study [--seeds 3] [--k 5]
-                    [--per-class K] [--epochs E] [--batch-size B] [--max-steps S]
+                    [--data synthetic|synthetic:unreachable] [--per-class K] [--epochs E]
+                    [--batch-size B] [--max-steps S]
 
 The backbone that mines is the initial SmallCNN of seed 0 (`train --max-steps 0 --export`), the
 network every run starts from. Every file the study makes is in --work: the candidates, the
@@ -28,6 +29,8 @@ parser.add_argument("--work", required=True, help="the folder for the study's fi
 parser.add_argument("--seeds", type=int, default=3)
 parser.add_argument("--k", type=int, default=5, help="neighbours per image when mining")
 parser.add_argument("--method", default="simclr")
+parser.add_argument("--data", default="synthetic", choices=["synthetic", "synthetic:unreachable"],
+                    help="the embedded dataset, or its first version")
 parser.add_argument("--per-class", type=int)
 parser.add_argument("--epochs", type=int)
 parser.add_argument("--batch-size", type=int)
@@ -37,7 +40,7 @@ args = parser.parse_args()
 train, curate = os.path.join(args.bin, "train"), os.path.join(args.bin, "curate")
 os.makedirs(args.work, exist_ok=True)
 path = lambda name: os.path.join(args.work, name)
-data = ["--per-class", str(args.per_class)] if args.per_class else []
+data = ["--data", args.data] + (["--per-class", str(args.per_class)] if args.per_class else [])
 budget = data[:]
 for flag, value in [("--epochs", args.epochs), ("--batch-size", args.batch_size), ("--max-steps", args.max_steps)]:
     if value is not None:

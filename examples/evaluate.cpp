@@ -1,7 +1,7 @@
 // evaluate and mine_pairs: a frozen backbone from a state dict file, put to work on any dataset.
 // One program under two names (the build makes both from this file).
 //
-//   evaluate --init PATH|--checkpoint PATH [--data synthetic|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH]
+//   evaluate --init PATH|--checkpoint PATH [--data synthetic|synthetic:unreachable|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH]
 //            [--device cpu|cuda] [--batch-size B] [--knn-k K] [--knn-temperature T] [--json PATH]
 //            [--per-class K] [--image-size S] [--seed S] [--quiet]
 //     kNN top-1/top-5 and linear-probe top-1/top-5 of the backbone's features (train split as

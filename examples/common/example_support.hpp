@@ -149,16 +149,20 @@ struct Data {
 };
 
 inline constexpr std::string_view data_forms =
-    "synthetic, cifar10:PATH, cifar100:PATH, stl10:PATH or folder:PATH";
+    "synthetic, synthetic:unreachable, cifar10:PATH, cifar100:PATH, stl10:PATH or folder:PATH";
+
+/// The embedded dataset: `synthetic`, or its first version, `synthetic:unreachable`.
+inline bool is_synthetic(const std::string& spec) { return spec == "synthetic" || spec == "synthetic:unreachable"; }
 
 /// --data, --pairs, --per-class, --image-size and --seed, into `d`.
 inline void add_data_options(CLI::App& app, DataOptions& d) {
-  app.add_option("--data", d.spec, "synthetic (the embedded dataset), cifar10:PATH, cifar100:PATH, stl10:PATH or "
+  app.add_option("--data", d.spec, "synthetic (the embedded dataset; synthetic:unreachable: its first version, "
+                                   "with stripes, texture and clutter), cifar10:PATH, cifar100:PATH, stl10:PATH or "
                                    "folder:PATH (PATH/train/<class>/<image>, PATH/val/...)")
       ->capture_default_str()
       ->check(CLI::Validator(
           [](std::string& v) -> std::string {
-            if (v == "synthetic") return {};
+            if (is_synthetic(v)) return {};
             for (std::string_view prefix : {"cifar10:", "cifar100:", "stl10:", "folder:"}) {
               if (v.rfind(prefix, 0) == 0) {
                 return v.size() > prefix.size() ? std::string() : fmt::format("needs a path after '{}'", prefix);
@@ -166,7 +170,7 @@ inline void add_data_options(CLI::App& app, DataOptions& d) {
             }
             return fmt::format("must be {}, got '{}'", data_forms, v);
           },
-          "synthetic|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH", "data"));
+          "synthetic|synthetic:unreachable|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH", "data"));
   app.add_option("--pairs", d.pairs, "a semantic pair table (CSV) of the full training split; remapped to the "
                                      "--per-class subset")
       ->check(CLI::ExistingFile);
@@ -182,7 +186,8 @@ inline void add_data_options(CLI::App& app, DataOptions& d) {
 
 /// Loads the training and test splits named by `options.spec` onto `device`:
 ///   synthetic      the embedded dataset (train, test and shifted splits; its curated pair table),
-///                  `per_class` images generated per class
+///                  `per_class` images generated per class; synthetic:unreachable its first
+///                  version (data::SyntheticNuisance::unreachable)
 ///   cifar10:PATH   the binary release (PATH/cifar-10-batches-bin or PATH itself)
 ///   cifar100:PATH  likewise (cifar-100-binary), fine labels
 ///   stl10:PATH     stl10_binary (train and test; the unlabeled split is not used)
@@ -216,7 +221,7 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
   torch::Tensor chosen;
   int64_t full_size = 0;
   std::vector<std::string> paths;
-  if (spec == "synthetic") {
+  if (is_synthetic(spec)) {
     const int64_t per_class = options.per_class.value_or(options.synthetic_per_class);
     // 10 classes of 32 x 32 x 3 bytes: refuse what this machine's memory cannot hold before
     // generating anything.
@@ -227,13 +232,16 @@ inline Data load_data(std::string_view program, const DataOptions& options, cons
           "--per-class {}: the embedded dataset would need {:.1f} GiB for its training images, more than half of this "
           "machine's {:.1f} GiB of memory", per_class, bytes / (1 << 30), memory / (1 << 30)));
     }
-    const data::SyntheticOptions train{.classes = 10, .per_class = per_class, .size = 32, .seed = options.seed};
-    const data::SyntheticOptions eval{.classes = 10, .per_class = 100, .size = 32, .seed = options.seed};
+    const auto nuisance = spec == "synthetic" ? data::SyntheticNuisance::reachable : data::SyntheticNuisance::unreachable;
+    const data::SyntheticOptions train{.classes = 10, .per_class = per_class, .size = 32, .seed = options.seed,
+                                       .nuisance = nuisance};
+    const data::SyntheticOptions eval{.classes = 10, .per_class = 100, .size = 32, .seed = options.seed,
+                                      .nuisance = nuisance};
     d.train = data::make_synthetic(train, data::SyntheticSplit::train, device);
     d.test = data::make_synthetic(eval, data::SyntheticSplit::test, device);
     d.shifted = data::make_synthetic(eval, data::SyntheticSplit::shifted, device);
     d.pairs = data::make_synthetic_pairs(train, {.seed = options.seed});
-    d.name = "the embedded dataset";
+    d.name = spec == "synthetic" ? "the embedded dataset" : "the embedded dataset's first version (unreachable nuisances)";
   } else if (auto root = root_of("cifar10:")) {
     const auto labels = data::read_cifar10_labels(*root);
     full_size = labels.numel();

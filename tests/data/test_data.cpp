@@ -46,6 +46,38 @@ BOOST_AUTO_TEST_CASE(synthetic_instances_of_a_class_differ) {
   BOOST_TEST(dist.masked_select(same).min().item<float>() > 500.0f);
 }
 
+// The two versions of the embedded dataset: the same labels, the same shifted split, and train
+// images whose backgrounds are a smooth gradient (reachable) or stripes, texture and clutter
+// (unreachable). A pixel whose second difference with its neighbours exceeds the rounding's
+// (|x[i+1] - 2 x[i] + x[i-1]| > 2) sits on structure finer than a gradient: on a reachable
+// image only at the object's edge, while stripes, texture and the clutter discs' edges add more.
+BOOST_AUTO_TEST_CASE(synthetic_nuisance_versions) {
+  const data::SyntheticOptions reachable{.classes = 10, .per_class = 30, .size = 32, .seed = 4};
+  data::SyntheticOptions unreachable = reachable;
+  unreachable.nuisance = data::SyntheticNuisance::unreachable;
+  BOOST_TEST((data::SyntheticOptions{}.nuisance == data::SyntheticNuisance::reachable));
+  const auto r = data::make_synthetic(reachable);
+  const auto u = data::make_synthetic(unreachable);
+  BOOST_TEST(torch::equal(r.all_labels(), u.all_labels()));
+  BOOST_TEST(!torch::equal(r.all_images(), u.all_images()));
+  BOOST_TEST(torch::equal(data::make_synthetic(reachable, data::SyntheticSplit::shifted).all_images(),
+                          data::make_synthetic(unreachable, data::SyntheticSplit::shifted).all_images()));
+  auto roughness = [](const torch::Tensor& images) {
+    const auto x = images.to(torch::kFloat32);
+    const int64_t w = x.size(3);
+    return (x.narrow(3, 2, w - 2) - 2 * x.narrow(3, 1, w - 2) + x.narrow(3, 0, w - 2))
+        .abs().gt(2.0).to(torch::kFloat32).mean().item<double>();
+  };
+  BOOST_TEST_MESSAGE("roughness: reachable " << roughness(r.all_images()) << ", unreachable "
+                                             << roughness(u.all_images()));
+  BOOST_TEST(roughness(r.all_images()) < 0.8 * roughness(u.all_images()));
+  // A corner pixel of a reachable image lies on its gradient: the four corners of the background
+  // are all different colours unless the object covers them (it does not, at these radii).
+  const auto corners = r.all_images().index({torch::indexing::Slice(), 0, 0, 0}).to(torch::kFloat32) -
+                       r.all_images().index({torch::indexing::Slice(), 0, 31, 31}).to(torch::kFloat32);
+  BOOST_TEST(corners.abs().mean().item<double>() > 1.0);
+}
+
 BOOST_AUTO_TEST_CASE(synthetic_bad_options) {
   BOOST_TEST(throws_with([] { data::make_synthetic({.classes = 1}); }, "make_synthetic: classes must be in [2, 20]"));
   BOOST_TEST(throws_with([] { data::make_synthetic({.per_class = 0}); }, "per_class must be positive"));

@@ -377,7 +377,7 @@ BOOST_AUTO_TEST_CASE(examples_load_an_image_folder_with_a_pair_table) {
   fs::remove_all(root / "val");
   BOOST_TEST(throws_with([&] { ex::load_data("t", options, torch::kCPU); }, "expects the sub-folders train/ and val/"));
   BOOST_TEST(throws_with([&] { ex::load_data("t", {.spec = "mnist:/x"}, torch::kCPU); },
-                         "t: --data must be synthetic, cifar10:PATH, cifar100:PATH, stl10:PATH or folder:PATH, got 'mnist:/x'"));
+                         "t: --data must be synthetic, synthetic:unreachable, cifar10:PATH, cifar100:PATH, stl10:PATH or folder:PATH, got 'mnist:/x'"));
   BOOST_TEST(throws_with([&] { ex::load_data("t", {.spec = "folder:"}, torch::kCPU); }, "needs a path after 'folder:'"));
   fs::remove_all(root);
 }

@@ -4,11 +4,19 @@
 ///
 /// Each class is a family of closed shapes (its number of lobes, solid or hollow, smooth or
 /// sharp lobes). Every instance varies in factors that standard augmentations also produce
-/// (position, scale, colour) and in factors they cannot: rotation, shape deformation,
-/// background pattern, texture and clutter. Two instances of one class therefore differ in ways
-/// two augmented views of one image never do. The `shifted` split draws its nuisance factors
-/// from other ranges (wider rotations, unseen background patterns, more clutter): a stand-in for
-/// transfer to unseen data.
+/// (position, scale, the colours of object and background) and in factors they cannot: the
+/// shape's rotation, stretch and deformation. Two instances of one class therefore differ in ways
+/// two augmented views of one image never do, as two photographs of one kind of object do, while
+/// crops and colour jitter reach part of that variation, as they do on natural images. The
+/// `shifted` split draws its nuisance factors from other ranges (wider rotations, stronger
+/// deformation, checkerboard backgrounds, clutter, texture): a stand-in for transfer to unseen
+/// data.
+///
+/// `SyntheticNuisance::unreachable` gives the first version of the dataset, whose train and test
+/// images also carry striped backgrounds, textured objects and clutter, none of which any
+/// augmentation produces. Instance discrimination learns to tell images apart by those (they
+/// survive every crop and jitter), and on that version augmented pairs end below the untrained
+/// network: a dataset for the one-sided case, kept for tests and comparisons.
 ///
 /// make_synthetic_pairs gives the train split its curated semantic pair table (pairs of two
 /// different instances of one class), optionally with a chosen fraction of wrong, cross-class
@@ -30,11 +38,19 @@ namespace selfsup::data {
 
 enum class SyntheticSplit { train, test, shifted };
 
+/// The nuisance factors of the train and test splits (the shifted split is the same under both).
+enum class SyntheticNuisance {
+  reachable,    ///< position, scale, colours and a smooth background gradient, which crops and
+                ///< colour jitter also produce, besides the shape's rotation, stretch and deformation
+  unreachable,  ///< also stripes behind the object, texture on it and clutter around it
+};
+
 struct SyntheticOptions {
   int64_t classes = 10;      ///< 2 to 20 shape families
   int64_t per_class = 500;   ///< instances of each class
   int64_t size = 32;         ///< image side length, at least 16
   std::uint64_t seed = 0;
+  SyntheticNuisance nuisance = SyntheticNuisance::reachable;
 };
 
 namespace detail {
@@ -62,19 +78,28 @@ enum Factor : int64_t {
 };
 inline constexpr int64_t clutter_width = 6;  // x, y, radius, r, g, b
 
-inline int64_t clutter_count(SyntheticSplit split) { return split == SyntheticSplit::shifted ? 4 : 3; }
+// Train and test images of the reachable version: a plain gradient behind the object, no
+// texture, no clutter.
+inline bool plain(SyntheticSplit split, SyntheticNuisance nuisance) {
+  return split != SyntheticSplit::shifted && nuisance == SyntheticNuisance::reachable;
+}
+
+inline int64_t clutter_count(SyntheticSplit split, SyntheticNuisance nuisance) {
+  if (plain(split, nuisance)) return 0;
+  return split == SyntheticSplit::shifted ? 4 : 3;
+}
 
 inline torch::Tensor uniform(at::Generator& gen, int64_t n, double lo, double hi) {
   return lo + (hi - lo) * torch::rand({n}, gen, torch::TensorOptions().dtype(torch::kFloat32));
 }
 
-inline ShapeFactors draw_factors(const torch::Tensor& labels, SyntheticSplit split, int64_t size,
-                                 at::Generator& gen) {
+inline ShapeFactors draw_factors(const torch::Tensor& labels, SyntheticSplit split, SyntheticNuisance nuisance,
+                                 int64_t size, at::Generator& gen) {
   const auto n = labels.size(0);
   const double s = static_cast<double>(size);
   const double pi = std::numbers::pi;
   const bool shifted = split == SyntheticSplit::shifted;
-  const int64_t m = clutter_count(split);
+  const int64_t m = clutter_count(split, nuisance);
   auto t = torch::empty({n, clutter + clutter_width * m}, torch::TensorOptions().dtype(torch::kFloat32));
   auto set = [&](int64_t c, const torch::Tensor& v) { t.select(1, c).copy_(v); };
   auto set_uniform = [&](int64_t c, double lo, double hi) { set(c, uniform(gen, n, lo, hi)); };
@@ -99,7 +124,7 @@ inline ShapeFactors draw_factors(const torch::Tensor& labels, SyntheticSplit spl
   }
   set_uniform(texture_freq, 0.6, 1.6);
   set_uniform(texture_angle, 0.0, pi);
-  set_uniform(texture_strength, 0.0, 0.2);
+  set_uniform(texture_strength, 0.0, plain(split, nuisance) ? 0.0 : 0.2);  // the same draws either way
   set_uniform(bg_freq, shifted ? 0.4 : 0.15, shifted ? 0.8 : 0.7);
   set_uniform(bg_angle, 0.0, pi);
   set_uniform(bg_phase, 0.0, 2.0 * pi);
@@ -114,7 +139,7 @@ inline ShapeFactors draw_factors(const torch::Tensor& labels, SyntheticSplit spl
 }
 
 // Renders the images of a factor table already on the target device: float (N, 3, S, S).
-inline torch::Tensor render(const ShapeFactors& f, SyntheticSplit split, int64_t size) {
+inline torch::Tensor render(const ShapeFactors& f, SyntheticSplit split, SyntheticNuisance nuisance, int64_t size) {
   const auto opts = f.table().options();
   auto coords = torch::arange(size, opts) + 0.5;
   auto y = coords.view({1, size, 1});
@@ -125,7 +150,8 @@ inline torch::Tensor render(const ShapeFactors& f, SyntheticSplit split, int64_t
     return torch::sigmoid(signed_distance * 2.0);
   };
 
-  // Background: stripes (train, test) or a checkerboard (shifted) between two colours.
+  // Background between two colours: a linear gradient across the image (train and test of the
+  // reachable version), stripes (the unreachable version) or a checkerboard (shifted).
   auto cos_bg = torch::cos(col(bg_angle)), sin_bg = torch::sin(col(bg_angle));
   auto bx = (x - col(cx)) * cos_bg + (y - col(cy)) * sin_bg;
   auto by = (y - col(cy)) * cos_bg - (x - col(cx)) * sin_bg;
@@ -133,6 +159,8 @@ inline torch::Tensor render(const ShapeFactors& f, SyntheticSplit split, int64_t
   if (split == SyntheticSplit::shifted) {
     pattern = 0.5 + 0.5 * torch::tanh(3.0 * torch::sin(col(bg_freq) * bx + col(bg_phase)) *
                                       torch::sin(col(bg_freq) * by));
+  } else if (plain(split, nuisance)) {
+    pattern = (0.5 + bx / static_cast<double>(size)).clamp(0.0, 1.0);
   } else {
     pattern = 0.5 + 0.5 * torch::sin(col(bg_freq) * bx + col(bg_phase));
   }
@@ -140,7 +168,7 @@ inline torch::Tensor render(const ShapeFactors& f, SyntheticSplit split, int64_t
   auto image = rgb(bg0) * (1.0 - pattern) + rgb(bg1) * pattern;                 // (N, 3, S, S)
 
   // Clutter: small discs behind the object.
-  for (int64_t j = 0; j < clutter_count(split); ++j) {
+  for (int64_t j = 0; j < clutter_count(split, nuisance); ++j) {
     const int64_t base = clutter + clutter_width * j;
     auto d = torch::sqrt((x - col(base)).pow(2) + (y - col(base + 1)).pow(2));
     auto disc = soft(col(base + 2) - d).unsqueeze(1);
@@ -187,14 +215,14 @@ inline InMemoryDataset make_synthetic(const SyntheticOptions& options = {},
   auto gen = selfsup::detail::make_generator(
       torch::kCPU, options.seed * 3ULL + static_cast<std::uint64_t>(split) + 0x5e1f59ULL);
   auto labels = torch::arange(n, torch::TensorOptions().dtype(torch::kLong)).remainder(options.classes);
-  auto factors = detail::draw_factors(labels, split, options.size, gen);
+  auto factors = detail::draw_factors(labels, split, options.nuisance, options.size, gen);
 
   auto images = torch::empty({n, 3, options.size, options.size},
                              torch::TensorOptions().dtype(torch::kByte).device(device));
   constexpr int64_t chunk = 1024;
   for (int64_t start = 0; start < n; start += chunk) {
     const int64_t len = std::min(chunk, n - start);
-    auto rendered = detail::render(factors.rows(start, len, device), split, options.size);
+    auto rendered = detail::render(factors.rows(start, len, device), split, options.nuisance, options.size);
     images.narrow(0, start, len).copy_((rendered * 255.0).round_().clamp_(0, 255).to(torch::kByte));
   }
   return {images, labels.to(device)};
