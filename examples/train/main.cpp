@@ -2,7 +2,7 @@
 // sources of positive pairs, every combination a recipe compiled ahead of time.
 //
 //   train --method NAME [--positives augmented|semantic|mix|same_label|nearest_neighbour]
-//         [--data synthetic|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH] [--pairs FILE]
+//         [--data synthetic|synthetic:unreachable|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH] [--pairs FILE]
 //         [--device cpu|cuda] [--epochs N] [--batch-size B] [--lr X] [--weight-decay X]
 //         [--optimizer sgd|lars|adamw] [--temperature X] [--backbone NAME] [--heads paper|small]
 //         [--width W] [--mix P] [--queue-size K] [--support-size K] [--warmup-epochs E]
@@ -315,7 +315,7 @@ const Method& find_method(const std::string& name) {
 /// The backbone's name: `auto` is small_cnn on the embedded dataset, resnet18 elsewhere.
 std::string backbone_name(const Config& c) {
   if (c.backbone != "auto") return c.backbone;
-  return c.data.spec == "synthetic" ? "small_cnn" : "resnet18";
+  return ss::examples::is_synthetic(c.data.spec) ? "small_cnn" : "resnet18";
 }
 
 /// The backbone named `name`.
@@ -535,26 +535,37 @@ int run(int argc, char** argv) {
     double linear_top1 = 0.0;
     double images_per_s = 0.0;
   };
+  // The frozen backbone's features: kNN on the test (and shifted) split, the linear probe.
+  auto evaluate = [&](Encoder& encoder) {
+    RunResult r;
+    r.knn_top1 = ss::eval::knn_evaluate(encoder, data.train, data.test, knn).top1;
+    if (data.shifted) r.shifted_knn_top1 = ss::eval::knn_evaluate(encoder, data.train, *data.shifted, knn).top1;
+    r.linear_top1 =
+        ss::eval::linear_probe(encoder, data.train, data.test, {.max_iterations = 100, .seed = c.data.seed}).top1;
+    return r;
+  };
   std::optional<std::string> export_error;  // reported after the results, which are not lost
   std::vector<RunResult> runs;
+  std::vector<RunResult> untrained;  // each seed's initial weights, the network its run starts from
   for (size_t i = 0; i < seeds.size(); ++i) {
     setup.run_seed = seeds[i];
     setup.trainer.seed = seeds[i];
     if (!c.quiet && seeds.size() > 1) fmt::print("seed {} ({}/{})\n", seeds[i], i + 1, seeds.size());
     auto outcome = (*runner)(setup);
     if (!ctx.is_main()) continue;  // rank 0 evaluates, reports and writes
+    {
+      auto initial = setup.make_encoder();  // seeded as the run's own: the weights it started from
+      initial->to(device);
+      untrained.push_back(evaluate(initial));
+    }
     if (ctx.distributed() && !c.quiet) {
       fmt::print("all {} ranks hold bit-identical parameters (CRC-32C {:08x})\n", ctx.world_size(),
                  outcome.parameters_crc32c);
     }
-    RunResult r;
+    RunResult r = evaluate(outcome.encoder);
     r.steps = outcome.fit.steps;
     r.resumed_from_step = outcome.resumed_from_step;
     if (!outcome.fit.log.empty()) r.final_loss = outcome.fit.log.back().loss;
-    r.knn_top1 = ss::eval::knn_evaluate(outcome.encoder, data.train, data.test, knn).top1;
-    if (data.shifted) r.shifted_knn_top1 = ss::eval::knn_evaluate(outcome.encoder, data.train, *data.shifted, knn).top1;
-    r.linear_top1 =
-        ss::eval::linear_probe(outcome.encoder, data.train, data.test, {.max_iterations = 100, .seed = c.data.seed}).top1;
     r.images_per_s = outcome.fit.images_per_second();
     runs.push_back(r);
     if (!c.export_path.empty()) {
@@ -570,20 +581,38 @@ int run(int argc, char** argv) {
 
   if (!ctx.is_main()) return EXIT_SUCCESS;
   // Each accuracy over the runs: the values, and their mean, deviation and 95 % interval.
-  auto column = [&](auto get) {
+  auto column_of = [](const std::vector<RunResult>& of, auto get) {
     std::vector<double> v;
-    for (const auto& r : runs) v.push_back(get(r));
+    for (const auto& r : of) v.push_back(get(r));
     return v;
   };
-  const auto knn_runs = column([](const RunResult& r) { return r.knn_top1; });
-  const auto linear_runs = column([](const RunResult& r) { return r.linear_top1; });
+  auto column = [&](auto get) { return column_of(runs, get); };
+  const auto get_knn = [](const RunResult& r) { return r.knn_top1; };
+  const auto get_shifted = [](const RunResult& r) { return *r.shifted_knn_top1; };
+  const auto get_linear = [](const RunResult& r) { return r.linear_top1; };
+  const auto knn_runs = column(get_knn);
+  const auto linear_runs = column(get_linear);
   const auto knn_stats = ss::stats::summarize(knn_runs, "knn_top1");
   const auto linear_stats = ss::stats::summarize(linear_runs, "linear_top1");
   std::optional<std::vector<double>> shifted_runs;
   std::optional<ss::stats::Summary> shifted_stats;
   if (data.shifted) {
-    shifted_runs = column([](const RunResult& r) { return *r.shifted_knn_top1; });
+    shifted_runs = column(get_shifted);
     shifted_stats = ss::stats::summarize(*shifted_runs, "shifted_knn_top1");
+  }
+  // The same for the untrained network, and each run's paired difference from it (same seed).
+  const auto untrained_knn = column_of(untrained, get_knn);
+  const auto untrained_linear = column_of(untrained, get_linear);
+  const auto untrained_knn_stats = ss::stats::summarize(untrained_knn, "untrained knn_top1");
+  const auto untrained_linear_stats = ss::stats::summarize(untrained_linear, "untrained linear_top1");
+  const auto knn_gain = ss::stats::paired_difference(knn_runs, untrained_knn, "knn_top1 - untrained");
+  const auto linear_gain = ss::stats::paired_difference(linear_runs, untrained_linear, "linear_top1 - untrained");
+  std::optional<std::vector<double>> untrained_shifted;
+  std::optional<ss::stats::Summary> untrained_shifted_stats, shifted_gain;
+  if (data.shifted) {
+    untrained_shifted = column_of(untrained, get_shifted);
+    untrained_shifted_stats = ss::stats::summarize(*untrained_shifted, "untrained shifted_knn_top1");
+    shifted_gain = ss::stats::paired_difference(*shifted_runs, *untrained_shifted, "shifted_knn_top1 - untrained");
   }
   std::optional<double> final_loss;
   std::vector<std::optional<double>> final_losses;
@@ -603,6 +632,12 @@ int run(int argc, char** argv) {
                r.shifted_knn_top1 ? fmt::format("{:.3f}", *r.shifted_knn_top1) : std::string("-"), r.linear_top1,
                r.images_per_s);
   }
+  for (size_t i = 0; i < untrained.size(); ++i) {
+    const auto& r = untrained[i];
+    fmt::print("{:<14}{:<20}{:>8}{:>12.3f}{:>14}{:>14.3f}{:>12}\n",
+               seeds.size() > 1 ? std::to_string(seeds[i]) : c.method, "untrained", 0, r.knn_top1,
+               r.shifted_knn_top1 ? fmt::format("{:.3f}", *r.shifted_knn_top1) : std::string("-"), r.linear_top1, "-");
+  }
   fmt::print("kNN: weighted vote of the k = {} nearest training images (cosine), temperature {}\n", knn.k,
              knn.temperature);
   if (seeds.size() > 1) {
@@ -611,6 +646,20 @@ int run(int argc, char** argv) {
                seeds.size());
     fmt::print("  kNN top-1 {}   shifted kNN {}   linear top-1 {}\n", cell(knn_stats),
                shifted_stats ? cell(*shifted_stats) : std::string("-"), cell(linear_stats));
+    fmt::print("untrained (the same seeds' initial weights):\n");
+    fmt::print("  kNN top-1 {}   shifted kNN {}   linear top-1 {}\n", cell(untrained_knn_stats),
+               untrained_shifted_stats ? cell(*untrained_shifted_stats) : std::string("-"), cell(untrained_linear_stats));
+  }
+  {
+    // The gain over the network the run started from, seed by seed.
+    auto gain = [&](const ss::stats::Summary& s) {
+      return s.ci95 ? fmt::format("{:+.3f} ± {:.3f}{}", s.mean, *s.ci95, s.interval_excludes_zero() ? "" : " (includes 0)")
+                    : fmt::format("{:+.3f}", s.mean);
+    };
+    fmt::print("{} from the untrained network{}:\n  kNN top-1 {}   shifted kNN {}   linear top-1 {}\n",
+               seeds.size() > 1 ? "trained - untrained, paired by seed" : "trained - untrained",
+               seeds.size() > 1 ? ", mean ± 95 % half-width" : "", gain(knn_gain),
+               shifted_gain ? gain(*shifted_gain) : std::string("-"), gain(linear_gain));
   }
   if (!c.json.empty()) {
     using ss::report::number;
@@ -641,6 +690,20 @@ int run(int argc, char** argv) {
     json["knn_top1_ci95"] = ss::report::half_width(knn_stats);
     json["shifted_knn_top1_ci95"] = shifted_stats ? ss::report::half_width(*shifted_stats) : Json(nullptr);
     json["linear_top1_ci95"] = ss::report::half_width(linear_stats);
+    json["untrained"] = {{"knn_top1", number(untrained_knn_stats.mean)},
+                         {"shifted_knn_top1", untrained_shifted_stats ? number(untrained_shifted_stats->mean) : Json(nullptr)},
+                         {"linear_top1", number(untrained_linear_stats.mean)},
+                         {"knn_top1_runs", array(untrained_knn)},
+                         {"shifted_knn_top1_runs", untrained_shifted ? array(*untrained_shifted) : Json(nullptr)},
+                         {"linear_top1_runs", array(untrained_linear)},
+                         {"knn_top1_ci95", ss::report::half_width(untrained_knn_stats)},
+                         {"shifted_knn_top1_ci95",
+                          untrained_shifted_stats ? ss::report::half_width(*untrained_shifted_stats) : Json(nullptr)},
+                         {"linear_top1_ci95", ss::report::half_width(untrained_linear_stats)}};
+    auto difference = [](const ss::stats::Summary& d) { return Json{{"mean", number(d.mean)}, {"ci95", ss::report::half_width(d)}}; };
+    json["vs_untrained"] = {{"knn_top1", difference(knn_gain)},
+                            {"shifted_knn_top1", shifted_gain ? difference(*shifted_gain) : Json(nullptr)},
+                            {"linear_top1", difference(linear_gain)}};
     ss::examples::write_output("train", c.json, [&](const std::string& path) { ss::report::write_json(json, path); });
   }
   if (export_error) {
