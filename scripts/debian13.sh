@@ -62,6 +62,11 @@ fi
 
 cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
 mkdir -p "$root/selfsup" "$root/var/lib/selfsup-build" "$repo/build"
+# The handwritten digits of scripts/fetch-mnist.sh, when this machine has them, at the path the
+# tests read inside the root too (read-only).
+digits=${SELFSUP_MNIST_DIR:-/var/cache/selfsup/mnist}
+[ -d "$digits" ] || digits=""
+[ -z "$digits" ] || mkdir -p "$root/var/cache/selfsup/mnist"
 
 if [ $# -eq 0 ]; then
   set -- sh -c './scripts/setup-debian.sh && cmake --preset release && cmake --build --preset release && ctest --preset release'
@@ -69,13 +74,17 @@ fi
 say "running in Debian 13 ($(cat "$root/etc/debian_version")) at /selfsup: $*"
 # A private mount namespace: the mounts go away with the command, however it ends.
 exec unshare --mount --propagation private -- sh -eu -c '
-  root=$1 repo=$2; shift 2
+  root=$1 repo=$2 digits=$3; shift 3
   mount -t proc proc "$root/proc"
   mount --rbind /dev "$root/dev"
   mount --rbind /sys "$root/sys"
   mount --bind "$repo" "$root/selfsup"
   mount --bind "$root/var/lib/selfsup-build" "$root/selfsup/build"
+  if [ -n "$digits" ]; then
+    mount --bind "$digits" "$root/var/cache/selfsup/mnist"
+    mount -o remount,bind,ro "$root/var/cache/selfsup/mnist"
+  fi
   exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" CI="${CI:-}" \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     sh -c "cd /selfsup && exec \"\$@\"" sh "$@"
-' sh "$root" "$repo" "$@"
+' sh "$root" "$repo" "$digits" "$@"
