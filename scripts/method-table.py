@@ -87,10 +87,14 @@ def triple(result, get, loss=False):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", default="./build/release/examples/train")
-    parser.add_argument("--methods", default="simclr,moco_v2,byol,simsiam,barlow_twins,vicreg")
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--out", default="method-table")
+    parser.add_argument("--train", default="./build/release/examples/train",
+                        help="the train program (default: %(default)s)")
+    parser.add_argument("--methods", default="simclr,moco_v2,byol,simsiam,barlow_twins,vicreg",
+                        help="comma-separated --method values, one row each (default: %(default)s)")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="seeds per cell, 0, 1, ... (default: %(default)s)")
+    parser.add_argument("--out", default="method-table",
+                        help="folder for the JSONs; a rerun of the same command reuses them (default: %(default)s)")
     parser.add_argument("--loss", action="store_true", help="add each cell's mean final loss")
     parser.add_argument("flags", nargs="*", help="flags for train, after --")
     args = parser.parse_args()
