@@ -3,12 +3,15 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace selfsup::test {
@@ -58,6 +61,42 @@ inline std::vector<torch::Device> devices() {
   std::vector<torch::Device> d{torch::kCPU};
   if (torch::cuda::is_available()) d.emplace_back(torch::kCUDA);
   return d;
+}
+
+/// The range a softmax cross-entropy over `candidates` logits can take when each logit is a
+/// cosine similarity divided by `temperature`: from the positive at +1 and every other candidate
+/// at -1 (the least) to the reverse (the most). The mean over anchors stays inside it too.
+inline std::pair<double, double> cosine_softmax_range(int64_t candidates, double temperature) {
+  const double others = static_cast<double>(candidates - 1), e = 2.0 / temperature;
+  return {std::log1p(others * std::exp(-e)), std::log1p(others * std::exp(e))};
+}
+
+/// What is wrong with the logged losses of a run that should have trained, or "" when nothing
+/// is: `count` entries, each finite and within [lo, hi] (the range the loss's formula allows;
+/// 1e-4 of slack for float32), and not all the same value (a loss that neither the batches nor
+/// the updated weights move is not what the optimiser is stepping on).
+template <class Log>
+std::string logged_losses_problem(const Log& log, size_t count, double lo, double hi) {
+  std::ostringstream why;
+  if (log.size() != count) {
+    why << log.size() << " logged steps, expected " << count;
+    return why.str();
+  }
+  double least = 0, most = 0;
+  for (size_t i = 0; i < log.size(); ++i) {
+    const double loss = log[i].loss;
+    if (!(loss >= lo - 1e-4 && loss <= hi + 1e-4)) {
+      why << "step " << log[i].step << ": loss " << loss << " outside [" << lo << ", " << hi << "]";
+      return why.str();
+    }
+    least = i == 0 ? loss : std::min(least, loss);
+    most = i == 0 ? loss : std::max(most, loss);
+  }
+  if (count > 1 && most - least < 1e-6) {
+    why << "every logged loss is " << least;
+    return why.str();
+  }
+  return "";
 }
 
 /// True when `fn` throws an exception (a c10::Error or any std::exception) whose message

@@ -130,7 +130,9 @@ BOOST_AUTO_TEST_CASE(moco_v3_trains) {
   auto data = ss::data::make_synthetic({.classes = 4, .per_class = 8, .size = 16, .seed = 7});
   auto result = trainer.fit(data);
   BOOST_TEST(result.steps == 8);
-  for (const auto& entry : result.log) BOOST_TEST(std::isfinite(entry.loss));
+  // Two directions, each 2 tau times a cross-entropy over the batch's 8 keys (tau 0.2).
+  const auto [lo, hi] = selfsup::test::cosine_softmax_range(8, 0.2);
+  BOOST_TEST(selfsup::test::logged_losses_problem(result.log, 8, 0.8 * lo, 0.8 * hi) == "");
 }
 
 // Semantic pairs with multi-crop: global view 0 from the anchor, view 1 from the partner, local

@@ -112,24 +112,58 @@ BOOST_AUTO_TEST_CASE(every_optimiser_trains_and_logs_its_rate) {
       BOOST_TEST(result.log.size() == 8u);
       BOOST_TEST(std::abs(result.log[0].learning_rate - 0.05) < 1e-12);  // warm-up: 1/2 of the rate
       BOOST_TEST(result.log[7].learning_rate < result.log[2].learning_rate);  // cosine decay
-      for (const auto& e : result.log) BOOST_TEST(std::isfinite(e.loss));
+      // NT-Xent (tau 0.5) over 2 x 8 views: 15 candidates per anchor.
+      const auto [lo, hi] = selfsup::test::cosine_softmax_range(15, 0.5);
+      BOOST_TEST(selfsup::test::logged_losses_problem(result.log, 8, lo, hi) == "");
       BOOST_TEST(!torch::equal(before, encoder->backbone->parameters().front()));
     }
   }
 }
 
-// BYOL end to end: predictor and momentum target reach the loss; the target moves by EMA only.
+// BYOL end to end: the loss depends on the predictor and on the momentum target, the predictor
+// gets gradients, the target none (it moves by EMA only).
 BOOST_AUTO_TEST_CASE(byol_recipe_with_predictor_and_target_trains) {
-  using BYOL = ss::Recipe<ss::views::CropFlip, ss::pairs::Augmented, ss::negatives::None, ss::losses::BYOL>;
+  // Identity views, so that the first step's loss is a function of the weights alone.
+  using BYOL = ss::Recipe<ss::views::Identity, ss::pairs::Augmented, ss::negatives::None, ss::losses::BYOL>;
   auto data = ss::data::make_synthetic({.classes = 2, .per_class = 16, .size = 16});
-  auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, ss::models::EncoderOptions{
-      .projector = {.hidden_dim = 16, .out_dim = 8}, .predictor = ss::models::ProjectorOptions{.hidden_dim = 16, .out_dim = 8},
-      .momentum_target = true, .momentum = 0.9});
+  // `change`: 0 none, 1 the target projector's weights, 2 the predictor's, before the first step.
+  auto make = [](int change) {
+    torch::manual_seed(31);
+    auto encoder = ss::models::make_small_cnn_encoder({.width = 4}, ss::models::EncoderOptions{
+        .projector = {.hidden_dim = 16, .out_dim = 8}, .predictor = ss::models::ProjectorOptions{.hidden_dim = 16, .out_dim = 8},
+        .momentum_target = true, .momentum = 0.9});
+    torch::NoGradGuard no_grad;
+    auto changed = change == 1 ? encoder->target_projector->parameters() : change == 2 ? encoder->predictor->parameters()
+                                                                                       : std::vector<torch::Tensor>{};
+    for (auto& p : changed) p.add_(torch::randn_like(p), 0.5);
+    return encoder;
+  };
+  const auto first_loss = [&](int change) {
+    ss::Trainer trainer(BYOL{}, make(change), {.epochs = 1, .batch_size = 8});
+    return trainer.step(data, torch::arange(8)).item<double>();
+  };
+  const double same = first_loss(0);
+  BOOST_TEST(first_loss(0) == same);  // deterministic, so the two differences below are the changes'
+  BOOST_TEST(std::abs(first_loss(1) - same) > 1e-3);  // the target reaches the loss
+  BOOST_TEST(std::abs(first_loss(2) - same) > 1e-3);  // and so does the predictor
+
+  auto encoder = make(0);
   auto target_before = encoder->target_backbone->parameters().front().clone();
-  ss::Trainer trainer(BYOL{.views = ss::views::CropFlip({.size = 16})}, encoder, {.epochs = 2, .batch_size = 8, .log_every = 1});
+  ss::Trainer trainer(BYOL{}, encoder, {.epochs = 2, .batch_size = 8, .log_every = 1});
   auto result = trainer.fit(data);
   BOOST_TEST(result.steps == 8);
-  for (const auto& e : result.log) BOOST_TEST(e.loss >= 0.0);  // 2 − 2cos summed over two directions
+  // 2 - 2 cos per direction, summed over the two: within [0, 8].
+  BOOST_TEST(selfsup::test::logged_losses_problem(result.log, 8, 0.0, 8.0) == "");
+  bool predictor_has_gradients = true;
+  for (const auto& p : encoder->predictor->parameters()) {
+    predictor_has_gradients = predictor_has_gradients && p.grad().defined() && p.grad().abs().sum().item<double>() > 0;
+  }
+  BOOST_TEST(predictor_has_gradients);
+  bool target_has_none = true;
+  auto target = encoder->target_backbone->parameters();
+  for (const auto& p : encoder->target_projector->parameters()) target.push_back(p);
+  for (const auto& p : target) target_has_none = target_has_none && !p.requires_grad() && !p.grad().defined();
+  BOOST_TEST(target_has_none);
   BOOST_TEST(!torch::equal(target_before, encoder->target_backbone->parameters().front()));
   BOOST_TEST(!torch::equal(encoder->backbone->parameters().front(), encoder->target_backbone->parameters().front()));
 }
