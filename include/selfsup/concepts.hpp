@@ -1,12 +1,16 @@
 #pragma once
 /// \file
-/// The contract of every role of a training step, stated once. For each member a role names,
-/// `contract::NAME<T>` holds its expected signature and whether T meets it; the concepts, the
-/// flags' defaults (`*_traits`), Recipe's checks and the Trainer's detection of optional members
-/// all derive from these. A member that exists with another signature than the one stated here
-/// is a compile error that names the type, the member, the signature expected and the one found
-/// (see detail/contract.hpp); a missing required member is reported by selfsup::Recipe or
-/// selfsup::Trainer with the member's declaration.
+/// The contract of the roles of a training step. For each member of a dataset, view generator,
+/// pair source, negative strategy and loss, for the encoder's optional members and for a hook's,
+/// `contract::NAME<T>` holds its expected signature and whether T meets it; the role concepts
+/// (but Encoder), the flags' defaults (`*_traits`), Recipe's member checks and the Trainer's
+/// detection of optional members derive from these. Not here: the encoder's required members
+/// (the Encoder concept below states them itself), the view generators' overloads on
+/// views::ImageSources (train/forward.hpp, takes_sources) and the rules between roles
+/// (recipe.hpp, detail::recipe_rules). A member that exists with another signature than the one
+/// stated here is a compile error that says so and names the type, the member, the signature
+/// expected and the one found (see detail/contract.hpp); a missing required member is reported
+/// by selfsup::Recipe or selfsup::Trainer with the member's declaration.
 
 #include <selfsup/detail/contract.hpp>
 #include <selfsup/types.hpp>

@@ -21,6 +21,35 @@ namespace selfsup {
 
 namespace detail {
 
+/// The rules that tie the roles together, each written once: check_recipe asserts them one by
+/// one with a message each, and Recipe::valid is their conjunction. Meaningful only once every
+/// role is complete (`roles_valid`).
+template <class V, class P, class N, class L>
+struct recipe_rules {
+  using PT = pair_source_traits<P>;
+  using NT = negative_traits<N>;
+  using LT = loss_traits<L>;
+  static constexpr bool roles_valid = Views<V> && PairSource<P> && NegativeStrategy<N> && Loss<L>;
+  /// A contrastive loss is given negatives.
+  static constexpr bool contrastive_has_negatives = !LT::contrastive || NT::provides_negatives;
+  /// A non-contrastive loss is given none.
+  static constexpr bool non_contrastive_has_none = LT::contrastive || !NT::provides_negatives;
+  /// Masking by semantic group has the groups from the pair source.
+  static constexpr bool groups_provided = !NT::needs_groups || PT::provides_groups;
+  /// Masking by semantic group reaches a contrastive loss that applies the mask.
+  static constexpr bool mask_applied =
+      !NT::needs_groups || !LT::contrastive || LT::masks_false_negatives;
+  /// A loss that contrasts against a bank is given one.
+  static constexpr bool bank_provided = !LT::contrastive || !LT::needs_bank || NT::provides_bank;
+  /// A bank is given only to a loss that reads it.
+  static constexpr bool bank_read = !LT::contrastive || LT::needs_bank || !NT::provides_bank;
+  /// Multi-crop views go to a loss that reads the local crops.
+  static constexpr bool crops_read = !MultiCropGenerator<V> || LT::multi_crop;
+  static constexpr bool all = roles_valid && contrastive_has_negatives && non_contrastive_has_none &&
+                              groups_provided && mask_applied && bank_provided && bank_read &&
+                              crops_read;
+};
+
 /// Checks every requirement of each role separately, so that the message names the missing
 /// member, then the rules between roles. Instantiated where a recipe is used: when a Recipe
 /// object is created, and by selfsup::Trainer. Naming a Recipe type (to rebind a role through an
@@ -72,33 +101,31 @@ constexpr bool check_recipe() {
   c::loss_optional<L>();
 
   // Rules between roles, checked only once each role is complete.
-  constexpr bool roles_valid = Views<V> && PairSource<P> && NegativeStrategy<N> && Loss<L>;
-  using PT = pair_source_traits<P>;
-  using NT = negative_traits<N>;
-  using LT = loss_traits<L>;
-  static_assert(!roles_valid || !LT::contrastive || NT::provides_negatives,
+  using rules = recipe_rules<V, P, N, L>;
+  constexpr bool complete = rules::roles_valid;
+  static_assert(!complete || rules::contrastive_has_negatives,
                 "selfsup::Recipe: the loss is contrastive and needs negatives, but the negative "
                 "strategy provides none (negatives::None); use negatives::InBatch, or a "
                 "non-contrastive loss");
-  static_assert(!roles_valid || LT::contrastive || !NT::provides_negatives,
+  static_assert(!complete || rules::non_contrastive_has_none,
                 "selfsup::Recipe: the loss is non-contrastive (BYOL, SimSiam, Barlow Twins, "
                 "VICReg) and takes no negatives, but the negative strategy provides them; use "
                 "negatives::None");
-  static_assert(!roles_valid || !NT::needs_groups || PT::provides_groups,
+  static_assert(!complete || rules::groups_provided,
                 "selfsup::Recipe: the negative strategy masks false negatives by semantic "
                 "group, but the pair source provides no group ids (provides_groups is false)");
-  static_assert(!roles_valid || !NT::needs_groups || !LT::contrastive || LT::masks_false_negatives,
+  static_assert(!complete || rules::mask_applied,
                 "selfsup::Recipe: the negative strategy masks false negatives by semantic group "
                 "(negatives::InBatchMasked), but the loss ignores the mask "
                 "(masks_false_negatives is false): use losses::NTXent or losses::SupCon, or "
                 "negatives::InBatch");
-  static_assert(!roles_valid || !LT::contrastive || !LT::needs_bank || NT::provides_bank,
+  static_assert(!complete || rules::bank_provided,
                 "selfsup::Recipe: the loss contrasts against a bank of negatives (MoCo's queue), "
                 "but the negative strategy provides none; use negatives::Queue");
-  static_assert(!roles_valid || !LT::contrastive || LT::needs_bank || !NT::provides_bank,
+  static_assert(!complete || rules::bank_read,
                 "selfsup::Recipe: the negative strategy provides a bank of negatives (a queue), "
                 "which this loss does not use; use losses::InfoNCE, or negatives::InBatch");
-  static_assert(!roles_valid || !MultiCropGenerator<V> || LT::multi_crop,
+  static_assert(!complete || rules::crops_read,
                 "selfsup::Recipe: the view generator makes multi-crop views (views::MultiCrop), but the "
                 "loss reads two views only (z0, z1) and would ignore the local crops; use a multi-crop loss "
                 "(losses::DINO, losses::SwAV), or a two-view generator");
@@ -118,17 +145,11 @@ struct RecipeChecked {
 template <class V, class P, class N, class L>
 struct Recipe {
   /// True when every role satisfies its concept.
-  static constexpr bool roles_valid =
-      Views<V> && PairSource<P> && NegativeStrategy<N> && Loss<L>;
+  static constexpr bool roles_valid = detail::recipe_rules<V, P, N, L>::roles_valid;
 
-  /// True when the recipe can be trained: every role complete and the roles compatible.
-  static constexpr bool valid =
-      roles_valid && (loss_traits<L>::contrastive == negative_traits<N>::provides_negatives) &&
-      (!negative_traits<N>::needs_groups ||
-       (pair_source_traits<P>::provides_groups &&
-        (!loss_traits<L>::contrastive || loss_traits<L>::masks_false_negatives))) &&
-      (!loss_traits<L>::contrastive || loss_traits<L>::needs_bank == negative_traits<N>::provides_bank) &&
-      (!MultiCropGenerator<V> || loss_traits<L>::multi_crop);
+  /// True when the recipe can be trained: every role complete and the roles compatible (the
+  /// rules check_recipe asserts one by one).
+  static constexpr bool valid = detail::recipe_rules<V, P, N, L>::all;
 
   using views_type = V;
   using pairs_type = P;

@@ -1,7 +1,10 @@
 #pragma once
 /// \file
-/// Ready-made recipes for the common methods. Each is one line; rebind a role with
-/// `recipes::SimCLR::with_pairs<MyPairs>`.
+/// Ready-made recipes for the five methods whose whole step is the four roles (no predictor, no
+/// momentum target, no prototypes): SimCLR, InfoNCE on a queue, DCL, VICReg, Barlow Twins. Each
+/// is one line; rebind a role with `recipes::SimCLR::with_pairs<MyPairs>`. The methods that also
+/// need encoder heads (BYOL, SimSiam, MoCo, NNCLR, DINO, SwAV, ...) are trained by
+/// examples/train, which pairs a recipe with the encoder each one needs.
 
 #include <selfsup/losses/contrastive.hpp>
 #include <selfsup/losses/non_contrastive.hpp>

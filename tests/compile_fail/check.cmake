@@ -1,7 +1,8 @@
 # Builds every must-not-compile target at once (in parallel, keeping going past failures) and
 # checks, for each, that the compiler's first error line contains selfsup's own message.
 # Arguments: -DBUILD_DIR= -DSOURCES=<list of sources>; each source names its target
-# compile_fail_<stem> and the expected message on its first line: `// expect: ...`.
+# compile_fail_<stem> and the expected message on its first line: `// expect: ...`; a second
+# line `// expect-also: ...` names text that must appear in the compiler's output after it.
 set(targets)
 foreach(source IN LISTS SOURCES)
   get_filename_component(name "${source}" NAME_WE)
@@ -15,8 +16,17 @@ string(REGEX REPLACE "\nFAILED: " "\n;FAILED: " blocks "${output}")
 set(failures 0)
 foreach(source IN LISTS SOURCES)
   get_filename_component(name "${source}" NAME_WE)
-  file(STRINGS "${source}" first_line LIMIT_COUNT 1)
+  file(STRINGS "${source}" head LIMIT_COUNT 2)
+  list(GET head 0 first_line)
   string(REGEX REPLACE "^// expect: " "" expected "${first_line}")
+  set(also "")
+  list(LENGTH head head_lines)
+  if(head_lines GREATER 1)
+    list(GET head 1 second_line)
+    if(second_line MATCHES "^// expect-also: ")
+      string(REGEX REPLACE "^// expect-also: " "" also "${second_line}")
+    endif()
+  endif()
   set(block "")
   foreach(b IN LISTS blocks)
     if(b MATCHES "^FAILED: [^\n]*compile_fail_${name}\\.dir")
@@ -30,9 +40,17 @@ foreach(source IN LISTS SOURCES)
   endif()
   string(REGEX MATCH "[^\n]*error:[^\n]*" first_error "${block}")
   string(FIND "${first_error}" "${expected}" at)
+  set(also_at 0)
+  if(NOT also STREQUAL "")
+    string(FIND "${block}" "${also}" also_at)
+  endif()
   if(at EQUAL -1)
     message(SEND_ERROR "compile_fail_${name}: the first error line is\n  ${first_error}\n"
                        "but should contain\n  ${expected}\nFull output:\n${block}")
+    math(EXPR failures "${failures} + 1")
+  elseif(also_at EQUAL -1)
+    message(SEND_ERROR "compile_fail_${name}: the compiler's output does not contain\n  ${also}\n"
+                       "Full output:\n${block}")
     math(EXPR failures "${failures} + 1")
   else()
     message(STATUS "compile_fail_${name}: ${expected}")

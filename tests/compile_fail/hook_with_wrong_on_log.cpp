@@ -1,4 +1,5 @@
-// expect: wrong_signature<Logger, selfsup::member::on_log, void(selfsup::contract::the_trainer&, const selfsup::StepLog&), void (Logger::*)(const selfsup::StepLog&)>
+// expect: static assertion failed: selfsup: a member of a policy, encoder or hook has another signature than the one selfsup calls
+// expect-also: wrong_signature<Logger, selfsup::member::on_log, void(selfsup::contract::the_trainer&, const selfsup::StepLog&), void (Logger::*)(const selfsup::StepLog&)>
 #include <selfsup/selfsup.hpp>
 
 struct Logger {  // forgets the trainer argument: a hook that would never be called

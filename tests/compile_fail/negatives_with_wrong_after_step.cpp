@@ -1,4 +1,5 @@
-// expect: wrong_signature<Remember, selfsup::member::after_step, void(const selfsup::LossInput&), void (Remember::*)(selfsup::LossInput&)>
+// expect: static assertion failed: selfsup: a member of a policy, encoder or hook has another signature than the one selfsup calls
+// expect-also: wrong_signature<Remember, selfsup::member::after_step, void(const selfsup::LossInput&), void (Remember::*)(selfsup::LossInput&)>
 #include <selfsup/selfsup.hpp>
 
 struct Remember : selfsup::negatives::InBatch {  // after_step must take the input as const

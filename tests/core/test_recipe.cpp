@@ -45,6 +45,14 @@ static_assert(ss::pair_source_traits<ss::pairs::SameLabel>::provides_groups);
 static_assert(!ss::recipes::SimCLR::with_loss<ss::losses::DCL>::with_negatives<ss::negatives::InBatchMasked>::
                    with_pairs<ss::pairs::SameLabel>::valid);  // DCL ignores the mask
 static_assert(ss::recipes::SimCLR::with_negatives<ss::negatives::InBatchMasked>::with_pairs<ss::pairs::SameLabel>::valid);
+// Recipe::valid is the conjunction of the rules check_recipe asserts one by one: each rule alone
+// makes a recipe invalid (the compile_fail tests show the assertion of each).
+static_assert(!ss::recipes::SimCLR::with_negatives<ss::negatives::InBatchMasked>::valid);  // no groups
+static_assert(!ss::recipes::SimCLR::with_negatives<ss::negatives::Queue>::valid);          // a bank unread
+static_assert(!ss::recipes::InfoNCEQueue::with_negatives<ss::negatives::InBatch>::valid);  // no bank
+static_assert(!ss::recipes::SimCLR::with_views<ss::views::MultiCrop>::valid);             // crops unread
+static_assert(ss::recipes::InfoNCEQueue::valid && ss::recipes::VICReg::valid && ss::recipes::DCL::valid);
+static_assert(ss::recipes::BarlowTwins::with_views<ss::views::MultiCrop>::with_loss<ss::losses::DINO>::valid);
 namespace contract_probe {
 struct WrongBind {
   void bind(int) {}

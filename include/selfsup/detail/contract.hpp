@@ -1,10 +1,13 @@
 #pragma once
 /// \file
 /// Internal: the machinery behind the role contracts of concepts.hpp. It tells a member that is
-/// missing from a member that exists with another signature, and reports the second as a
-/// compile error whose first line names the type, the member, the signature expected and the
-/// one found:
+/// missing from a member that exists with another signature, and reports the second as two
+/// compile errors: the first says what is wrong in a sentence, the second names the type, the
+/// member, the signature expected and the one found:
 ///
+///   error: static assertion failed: selfsup: a member of a policy, encoder or hook has another
+///   signature than the one selfsup calls (the next error names the type, the member, the
+///   signature expected and the one found)
 ///   error: invalid application of 'sizeof' to incomplete type
 ///   'selfsup::contract::wrong_signature<MyHook, selfsup::member::on_log,
 ///    void(selfsup::contract::the_trainer&, const selfsup::StepLog&),
@@ -29,10 +32,18 @@ struct the_trainer;
 /// A `static constexpr` flag: the expected signature of `provides_groups`, `contrastive`, ...
 struct static_constexpr_bool;
 
-/// Always true; the compile error is in the instantiation of the branch that names
-/// wrong_signature, so that it is the first error line.
+/// False for every T; makes the static assertion below depend on the reported type.
+template <class T>
+inline constexpr bool never = false;
+
+/// Instantiated only for a member with the wrong signature: the static assertion is the first
+/// error line, a sentence; the incomplete wrong_signature the second, naming the four types.
 template <class Type, class Member, class Expected, class Found>
 constexpr bool report_wrong_signature() {
+  static_assert(never<Type>,
+                "selfsup: a member of a policy, encoder or hook has another signature than the one "
+                "selfsup calls (the next error names the type, the member, the signature expected "
+                "and the one found)");
   return sizeof(wrong_signature<Type, Member, Expected, Found>) > 0;
 }
 
