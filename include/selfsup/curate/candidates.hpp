@@ -9,6 +9,7 @@
 
 #include <selfsup/curate/agreement.hpp>
 #include <selfsup/detail/check.hpp>
+#include <selfsup/detail/cosine_neighbours.hpp>
 
 #include <torch/torch.h>
 
@@ -67,24 +68,10 @@ inline MinedCandidates mine_candidates(const torch::Tensor& features, const Cand
               ": threshold must be a cosine similarity in [-1, 1], got ", options.threshold);
   TORCH_CHECK(torch::isfinite(features).all().item<bool>(), fn,
               ": the features hold NaN or infinite values (non-finite weights, or a diverged run)");
-  namespace F = torch::nn::functional;
-  auto f = F::normalize(features.detach().to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
-  TORCH_CHECK((f - f.mean(0, true)).norm(2, 1).max().item<double>() > 1e-4, fn, ": the features of all ", n,
-              " images point the same way (a collapsed backbone, or one that ignores its input); their nearest "
-              "neighbours would be arbitrary ties");
+  const auto f = selfsup::detail::unit_rows(features);
+  selfsup::detail::require_directions_differ(fn, f);
   const std::int64_t k = std::min(options.k, n - 1);
-  const auto lopt = torch::TensorOptions().dtype(torch::kLong).device(f.device());
-  auto knn = torch::empty({n, k}, lopt);
-  auto knn_sim = torch::empty({n, k}, f.options());
-  for (std::int64_t start = 0; start < n; start += options.block) {
-    const std::int64_t len = std::min(options.block, n - start);
-    auto sim = f.narrow(0, start, len).mm(f.t());
-    auto local = torch::arange(len, lopt);
-    sim.index_put_({local, local + start}, -std::numeric_limits<float>::infinity());  // not itself
-    auto [values, index] = sim.topk(k, 1);  // sorted, nearest first
-    knn.narrow(0, start, len).copy_(index);
-    knn_sim.narrow(0, start, len).copy_(values);
-  }
+  const auto [knn, knn_sim] = selfsup::detail::cosine_neighbours(f, f, k, options.block, /*exclude_self=*/true);
   MinedCandidates out;
   out.images = n;
   out.k = k;

@@ -6,6 +6,7 @@
 
 #include <selfsup/concepts.hpp>
 #include <selfsup/detail/check.hpp>
+#include <selfsup/detail/cosine_neighbours.hpp>
 #include <selfsup/data/embed.hpp>
 
 #include <torch/torch.h>
@@ -67,10 +68,8 @@ inline KNNResult knn_classify(const torch::Tensor& train_features, const torch::
   TORCH_CHECK(train_labels.min().item<int64_t>() != train_labels.max().item<int64_t>(), fn,
               ": the training labels hold a single class; kNN accuracy needs at least two (it would be 1 whatever "
               "the features)");
-  namespace F = torch::nn::functional;
-  auto train = F::normalize(train_features.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
-  auto test = F::normalize(test_features.to(torch::kFloat32), F::NormalizeFuncOptions().dim(1))
-                  .to(train.device());
+  auto train = selfsup::detail::unit_rows(train_features);
+  auto test = selfsup::detail::unit_rows(test_features).to(train.device());
   auto train_y = train_labels.to(train.device());
   auto test_y = test_labels.to(train.device());
   const int64_t classes = std::max(train_y.max().item<int64_t>(), test_y.max().item<int64_t>()) + 1;
@@ -78,10 +77,11 @@ inline KNNResult knn_classify(const torch::Tensor& train_features, const torch::
   const int64_t top = std::min<int64_t>(5, classes);
   auto hits1 = torch::zeros({}, train_y.options());
   auto hits5 = torch::zeros({}, train_y.options());
+  const auto neighbours = selfsup::detail::cosine_neighbours(test, train, k, options.block, /*exclude_self=*/false);
   for (int64_t start = 0; start < test.size(0); start += options.block) {
     const int64_t len = std::min(options.block, test.size(0) - start);
-    auto sim = test.narrow(0, start, len).mm(train.t());                  // (b, N)
-    auto [top_sim, top_idx] = sim.topk(k, 1);                             // (b, k)
+    auto top_sim = neighbours.similarity.narrow(0, start, len);          // (b, k)
+    auto top_idx = neighbours.index.narrow(0, start, len);
     // exp((s - s_max) / T): the same votes up to one factor per row, finite for every T > 0
     // (exp(s / T) overflows float once s / T > 88); the nearest neighbour weighs 1.
     auto weights = ((top_sim - top_sim.narrow(1, 0, 1)) / options.temperature).exp();

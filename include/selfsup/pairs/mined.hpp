@@ -11,6 +11,7 @@
 #include <selfsup/concepts.hpp>
 #include <selfsup/data/pair_table.hpp>
 #include <selfsup/detail/check.hpp>
+#include <selfsup/detail/cosine_neighbours.hpp>
 #include <selfsup/data/embed.hpp>
 #include <selfsup/pairs/semantic.hpp>
 #include <selfsup/types.hpp>
@@ -67,26 +68,11 @@ inline MinedPairs mine_pairs(const torch::Tensor& features, const MineOptions& o
   }
   TORCH_CHECK(torch::isfinite(features).all().item<bool>(), fn,
               ": the features hold NaN or infinite values (non-finite weights, or a diverged run)");
-  namespace F = torch::nn::functional;
-  auto f = F::normalize(features.detach().to(torch::kFloat32), F::NormalizeFuncOptions().dim(1));
-  // Features that are (almost) one direction for every image (a collapsed or constant backbone)
-  // have no nearest neighbours: every pair would be an arbitrary tie.
-  TORCH_CHECK((f - f.mean(0, true)).norm(2, 1).max().item<double>() > 1e-4, fn,
-              ": the features of all ", n, " images point the same way (a collapsed backbone, or one that ignores its "
-              "input); their nearest neighbours would be arbitrary ties");
+  const auto f = selfsup::detail::unit_rows(features);
+  selfsup::detail::require_directions_differ(fn, f);
   const int64_t k = std::min(options.k, n - 1);
   const auto lopt = torch::TensorOptions().dtype(torch::kLong).device(f.device());
-  auto knn = torch::empty({n, k}, lopt);
-  auto knn_sim = torch::empty({n, k}, f.options());
-  for (int64_t start = 0; start < n; start += options.block) {
-    const int64_t len = std::min(options.block, n - start);
-    auto sim = f.narrow(0, start, len).mm(f.t());                                 // (b, N)
-    auto local = torch::arange(len, lopt);
-    sim.index_put_({local, local + start}, -std::numeric_limits<float>::infinity());  // not itself
-    auto [values, index] = sim.topk(k, 1);                                         // (b, k)
-    knn.narrow(0, start, len).copy_(index);
-    knn_sim.narrow(0, start, len).copy_(values);
-  }
+  const auto [knn, knn_sim] = selfsup::detail::cosine_neighbours(f, f, k, options.block, /*exclude_self=*/true);
   auto i = torch::arange(n, lopt).repeat_interleave(k);                           // (N·k)
   auto j = knn.flatten();
   auto s = knn_sim.flatten();
