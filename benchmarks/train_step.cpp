@@ -78,8 +78,7 @@ int run(Encoder encoder, const Settings& s, const std::string& model) {
                                        ss::data::SyntheticSplit::train, device);
   using Recipe = ss::recipes::SimCLR::with_views<Views>;
   ss::Trainer trainer(Recipe{.views = make_views<Views>(size)}, encoder,
-                      {.batch_size = batch, .bf16_autocast = bf16, .channels_last = channels_last,
-                       .keep_freed_memory = s.keep_freed_memory == "on", .serial_blas = s.serial_blas == "on"});
+                      {.batch_size = batch, .bf16_autocast = bf16, .channels_last = channels_last});
   encoder->to(device);
   if (channels_last) ss::detail::to_channels_last(*encoder);
   auto anchors = torch::arange(batch, torch::TensorOptions().dtype(torch::kLong).device(device));
@@ -224,8 +223,7 @@ int run_dino(const Settings& s) {
                                        ss::data::SyntheticSplit::train, device);
   ss::Trainer trainer(Recipe{.views = ss::views::MultiCrop(crop_options)}, encoder,
                       {.batch_size = batch, .optimizer = ss::OptimizerKind::adamw, .learning_rate = 5e-4,
-                       .weight_decay = 0.04, .final_weight_decay = 0.4, .clip_grad_norm = 3.0, .bf16_autocast = bf16,
-                       .keep_freed_memory = s.keep_freed_memory == "on", .serial_blas = s.serial_blas == "on"});
+                       .weight_decay = 0.04, .final_weight_decay = 0.4, .clip_grad_norm = 3.0, .bf16_autocast = bf16});
   encoder->to(device);
   auto anchors = torch::arange(batch, torch::TensorOptions().dtype(torch::kLong).device(device));
   ss::views::MultiCrop views(crop_options);
@@ -350,11 +348,11 @@ int main(int argc, char** argv) try {
   app.add_option("--steps", s.steps, "timed steps")->check(CLI::Range(1, 100000))->capture_default_str();
   app.add_option("--threads", s.threads, "LibTorch threads (0: its default)")->check(CLI::Range(0, 1024))->capture_default_str();
   app.add_option("--keep-freed-memory", s.keep_freed_memory,
-                 "glibc keeps freed memory for the next step (TrainerOptions::keep_freed_memory)")
+                 "glibc keeps freed memory for the next step (runtime::keep_freed_memory)")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   app.add_option("--serial-blas", s.serial_blas,
-                 "OpenBLAS runs each product on the calling thread (TrainerOptions::serial_blas)")
+                 "OpenBLAS runs each product on the calling thread (runtime::serial_blas)")
       ->check(CLI::IsMember({"on", "off"}))
       ->capture_default_str();
   app.add_flag("--bf16", s.bf16, "CUDA: bfloat16 autocast for the encoder");
@@ -366,6 +364,9 @@ int main(int argc, char** argv) try {
     return 2;
   }
   if (s.threads > 0) torch::set_num_threads(s.threads);
+  // The two process settings the example programs make at start (train/runtime.hpp), unless off.
+  if (s.keep_freed_memory == "on") ss::runtime::keep_freed_memory();
+  if (s.serial_blas == "on") ss::runtime::serial_blas();
   if (s.model.starts_with("vit_")) return run_dino(s);
   if (s.views == "simclr") return dispatch<ss::views::SimCLRViews>(s);
   return dispatch<ss::views::CropFlip>(s);

@@ -16,6 +16,7 @@
 #include <selfsup/recipes.hpp>
 #include <selfsup/train/ablation.hpp>
 #include <selfsup/train/hooks.hpp>
+#include <selfsup/train/runtime.hpp>
 #include <selfsup/train/schedule.hpp>
 #include <selfsup/train/trainer.hpp>
 #include <selfsup/types.hpp>

@@ -8,6 +8,8 @@
 //                queue (two steps: the queue is filled with gathered keys), supcon with semantic
 //                groups, barlow_twins and vicreg, through a SmallCNN and a projector with
 //                synchronised BatchNorm
+//   batch_norm   a Trainer refuses an encoder with LibTorch's own BatchNorm (per-rank statistics),
+//                naming the layer, and accepts one with selfsup's synchronised BatchNorm
 //   stall        all-reduces in a loop (the driver kills or stops one rank; the others must stop
 //                with an error naming it)
 // Exit status 0 when every check passed; failures are printed.
@@ -17,6 +19,8 @@
 #include <selfsup/losses/losses.hpp>
 #include <selfsup/models/encoder.hpp>
 #include <selfsup/negatives/negatives.hpp>
+#include <selfsup/recipes.hpp>
+#include <selfsup/train/trainer.hpp>
 
 #include <fmt/core.h>
 #include <torch/torch.h>
@@ -187,11 +191,40 @@ void stall() {
   }
 }
 
+// An encoder whose BatchNorm is LibTorch's own: it would keep per-rank statistics.
+struct PlainNormImpl : torch::nn::Module {
+  PlainNormImpl()
+      : conv(register_module("conv", torch::nn::Conv2d(3, 4, 3))),
+        norm(register_module("norm", torch::nn::BatchNorm2d(4))) {}
+  torch::Tensor features(const torch::Tensor& x) { return norm(conv(x)).mean({2, 3}); }
+  torch::Tensor forward(const torch::Tensor& x) { return features(x); }
+  torch::nn::Conv2d conv;
+  torch::nn::BatchNorm2d norm;
+};
+TORCH_MODULE(PlainNorm);
+
+void batch_norm() {
+  std::string message;
+  try {
+    selfsup::Trainer trainer(selfsup::recipes::SimCLR{}, PlainNorm(), {.batch_size = 4});
+  } catch (const std::exception& error) {
+    message = error.what();
+  }
+  check(message.find("selfsup::Trainer: data parallel: the encoder's layer norm (torch::nn::BatchNorm2d)") !=
+            std::string::npos && message.find("selfsup::models::BatchNorm1d/BatchNorm2d") != std::string::npos,
+        "an encoder with torch::nn::BatchNorm2d is refused, naming the layer; got: " +
+            (message.empty() ? std::string("no error") : message));
+  // selfsup's own layers are accepted (the constructor's rank agreement and broadcast run).
+  selfsup::Trainer trainer(selfsup::recipes::SimCLR{}, selfsup::models::make_small_cnn_encoder(),
+                           {.batch_size = 4});
+  check(trainer.steps_done() == 0, "a Trainer with selfsup's BatchNorm is made");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    fmt::print(stderr, "usage: {} collectives|losses|stall|init\n", argv[0]);
+    fmt::print(stderr, "usage: {} collectives|losses|batch_norm|stall|init\n", argv[0]);
     return 2;
   }
   const std::string mode = argv[1];
@@ -207,6 +240,7 @@ int main(int argc, char** argv) {
     torch::set_num_threads(1);
     if (mode == "collectives") collectives();
     else if (mode == "losses") losses();
+    else if (mode == "batch_norm") batch_norm();
     else if (mode == "stall") stall();
     else {
       fmt::print(stderr, "unknown mode '{}'\n", mode);

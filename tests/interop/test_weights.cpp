@@ -9,6 +9,7 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -57,9 +58,13 @@ BOOST_AUTO_TEST_CASE(torchvision_resnets_round_trip) {
     BOOST_TEST((report.ignored == std::vector<std::string>{"fc.weight", "fc.bias"}));
     net->eval();
     torch::NoGradGuard no_grad;
-    const double diff = (net->forward(x) - entry(reference, name)).abs().max().item<double>();
+    const auto expected = entry(reference, name);
+    const double diff = (net->forward(x) - expected).abs().max().item<double>();
     BOOST_TEST_MESSAGE(name << ": features differ from torchvision's by " << diff);
-    BOOST_TEST(diff <= 1e-5);
+    // Float32 rounding, relative to the features' scale (ResNet-50's reach ~650): the sums of the
+    // matrix products come in another order with another number of BLAS threads. A weight put in
+    // the wrong place differs by the scale itself.
+    BOOST_TEST(diff <= 1e-5 * std::max(1.0, expected.abs().max().item<double>()));
     models::export_weights(net, dir + "/export-" + name + ".pt");
   }
   // The CIFAR stem: exported for Python to build the same network and compare its features.

@@ -26,6 +26,22 @@ BOOST_AUTO_TEST_CASE(small_cnn_encoder_shapes) {
   BOOST_TEST(throws_with([] { models::Projector(0, models::ProjectorOptions{}); }, "Projector: dimensions must be positive"));
 }
 
+// LibTorch's own BatchNorm layers are found wherever they sit (the trainer refuses them under data
+// parallel); selfsup's models, whose BatchNorm is synchronised, have none.
+BOOST_AUTO_TEST_CASE(plain_batch_norm_is_found_by_path) {
+  BOOST_TEST(!models::plain_batch_norm(*models::make_small_cnn_encoder()).has_value());
+  BOOST_TEST(!models::plain_batch_norm(*models::make_resnet_encoder({.depth = 18, .width = 8}, {})).has_value());
+  torch::nn::Module outer;
+  outer.register_module("conv", torch::nn::Conv2d(3, 3, 1));
+  outer.register_module("norm", models::BatchNorm2d(3));
+  outer.register_module("head", torch::nn::Sequential(torch::nn::Linear(4, 4), torch::nn::BatchNorm1d(4)));
+  BOOST_TEST(models::plain_batch_norm(outer).value_or("none") == "head.1 (torch::nn::BatchNorm1d)");
+  BOOST_TEST(models::plain_batch_norm(*torch::nn::BatchNorm3d(2)).value_or("none") ==
+             "the module itself (torch::nn::BatchNorm3d)");
+  torch::nn::Sequential selfsup_only(torch::nn::Linear(4, 4), models::BatchNorm1d(4));
+  BOOST_TEST(!models::plain_batch_norm(*selfsup_only).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(projector_layers) {
   models::Projector one(10, models::ProjectorOptions{.out_dim = 3, .layers = 1});
   BOOST_TEST(one->parameters().size() == 2u);  // one Linear: weight and bias

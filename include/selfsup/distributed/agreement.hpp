@@ -6,13 +6,16 @@
 /// that it is safe before any collective whose sizes depend on those facts: ranks started with
 /// another batch size, method or model are refused by name instead of aborting inside Gloo or
 /// NCCL, and ranks with another seed or dataset instead of training silently on different data.
+/// Once training, check_states_agree compares the ranks' models bit for bit.
 
+#include <selfsup/detail/crc32c.hpp>
 #include <selfsup/distributed/collectives.hpp>
 #include <selfsup/distributed/context.hpp>
 
 #include <fmt/core.h>
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <map>
 #include <set>
 #include <sstream>
@@ -64,6 +67,38 @@ inline void check_ranks_alike(const std::map<std::string, std::string>& facts, s
                                          "rank with the same options and data.",
                                          fn, all.size(), report));
   }
+}
+
+/// The CRC-32C of every parameter's and buffer's bytes of `module`, in their order.
+inline uint32_t state_checksum(torch::nn::Module& module) {
+  uint32_t crc = 0;
+  auto add = [&](const torch::Tensor& t) {
+    if (!t.defined() || t.numel() == 0) return;
+    auto c = t.detach().to(torch::kCPU).contiguous();
+    crc = selfsup::detail::crc32c(std::string_view(static_cast<const char*>(c.data_ptr()), c.nbytes()), crc);
+  };
+  for (const auto& p : module.parameters()) add(p);
+  for (const auto& b : module.buffers()) add(b);
+  return crc;
+}
+
+/// Throws, on every rank, unless every rank's `module` holds bit-identical parameters and buffers
+/// (state_checksum, compared across ranks), naming the ranks that differ from rank 0 and `fn`;
+/// `steps` is the step the check follows. Collective; nothing is exchanged in a run of one
+/// process. Returns this rank's checksum.
+inline uint32_t check_states_agree(torch::nn::Module& module, int64_t steps, std::string_view fn) {
+  const uint32_t crc = state_checksum(module);
+  const auto& ctx = current();
+  if (!ctx.distributed()) return crc;
+  auto all = all_gather(torch::tensor({static_cast<int64_t>(crc)}, torch::kLong));
+  std::string differ;
+  for (int64_t r = 1; r < all.size(0); ++r) {
+    if (all[r].item<int64_t>() != all[0].item<int64_t>()) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
+  }
+  TORCH_CHECK(differ.empty(), fn, ": after step ", steps, " the parameters of rank(s) ", differ,
+              " differ from rank 0's: the ranks no longer train one model (a rank that ran other steps, or a "
+              "parameter changed outside the trainer on one rank)");
+  return crc;
 }
 
 }  // namespace selfsup::distributed

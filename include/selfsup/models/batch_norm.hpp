@@ -6,13 +6,17 @@
 /// (distributed::SyncBatchNormScope, opened by the trainer), normalises with the statistics of the
 /// global batch: SyncBatchNorm's semantics, so W ranks of batch B train as one process of batch
 /// W·B. Everywhere else (one process, evaluation, a forward pass outside a step) it is plain
-/// BatchNorm (torch::batch_norm).
+/// BatchNorm (torch::batch_norm). LibTorch's own torch::nn::BatchNorm layers know nothing of the
+/// data-parallel step and would keep per-rank statistics: plain_batch_norm() finds them, and the
+/// trainer refuses them under data parallel.
 
 #include <selfsup/distributed/collectives.hpp>
 
 #include <torch/torch.h>
 
+#include <optional>
 #include <ostream>
+#include <string>
 
 namespace selfsup::models {
 
@@ -82,5 +86,23 @@ class BatchNorm2dImpl : public detail::BatchNormImpl<2> {
   using detail::BatchNormImpl<2>::BatchNormImpl;
 };
 TORCH_MODULE(BatchNorm2d);
+
+/// The first of LibTorch's own BatchNorm layers (torch::nn::BatchNorm1d, 2d, 3d) in `module`, as
+/// "path (type)", e.g. "backbone.4 (torch::nn::BatchNorm2d)"; nullopt when it has none. Such a
+/// layer normalises with its own rank's statistics under data parallel, where selfsup's
+/// models::BatchNorm1d and BatchNorm2d (the same parameters and buffers) use the global batch's.
+inline std::optional<std::string> plain_batch_norm(const torch::nn::Module& module) {
+  const auto kind = [](const torch::nn::Module& m) -> const char* {
+    if (dynamic_cast<const torch::nn::BatchNorm1dImpl*>(&m)) return "torch::nn::BatchNorm1d";
+    if (dynamic_cast<const torch::nn::BatchNorm2dImpl*>(&m)) return "torch::nn::BatchNorm2d";
+    if (dynamic_cast<const torch::nn::BatchNorm3dImpl*>(&m)) return "torch::nn::BatchNorm3d";
+    return nullptr;
+  };
+  if (const char* k = kind(module)) return std::string("the module itself (") + k + ")";
+  for (const auto& item : module.named_modules("", /*include_self=*/false)) {
+    if (const char* k = kind(*item.value())) return item.key() + " (" + k + ")";
+  }
+  return std::nullopt;
+}
 
 }  // namespace selfsup::models

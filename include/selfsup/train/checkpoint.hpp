@@ -19,6 +19,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -185,6 +186,34 @@ inline std::string differences(const std::map<std::string, std::string>& checkpo
     if (before != after) out += "\n  " + key + ": checkpoint " + before + ", now " + after;
   }
   return out;
+}
+
+/// Throws, naming `fn`, unless `options` can train (epochs, batch size, rates and the names of
+/// `run` and `may_change_on_resume`); returns their record.
+inline std::map<std::string, std::string> check_options(const TrainerOptions& options, std::string_view fn) {
+  TORCH_CHECK(options.epochs >= 1, fn, ": epochs must be >= 1, got ", options.epochs);
+  TORCH_CHECK(options.batch_size >= 2, fn, ": batch_size must be >= 2, got ", options.batch_size);
+  TORCH_CHECK(options.learning_rate > 0 && std::isfinite(options.learning_rate), fn,
+              ": learning_rate must be positive and finite, got ", options.learning_rate);
+  TORCH_CHECK(options.weight_decay >= 0 && options.momentum >= 0 && options.clip_grad_norm >= 0,
+              fn, ": weight_decay, momentum and clip_grad_norm must be non-negative");
+  TORCH_CHECK(std::isfinite(options.final_weight_decay), fn, ": final_weight_decay must be finite (negative: "
+              "constant weight decay), got ", options.final_weight_decay);
+  TORCH_CHECK(options.log_every >= 1, fn, ": log_every must be >= 1, got ", options.log_every);
+  for (const auto& [key, value] : options.run) {
+    TORCH_CHECK(!key.empty() && key.find_first_of("=\n") == std::string::npos &&
+                    value.find('\n') == std::string::npos,
+                fn, ": TrainerOptions::run: names must be non-empty without '=' or a line break, values without "
+                "a line break; got '", key, "'");
+  }
+  auto recorded = record(options);
+  for (const auto& key : options.may_change_on_resume) {
+    TORCH_CHECK(key != "optimizer", fn, ": TrainerOptions::may_change_on_resume cannot hold 'optimizer': the "
+                "saved optimiser state belongs to the optimiser that wrote it");
+    TORCH_CHECK(recorded.count(key) > 0, fn, ": TrainerOptions::may_change_on_resume: '", key,
+                "' is not a recorded option; they are: ", checkpoint::record_text(recorded));
+  }
+  return recorded;
 }
 
 /// A policy's state under `key`, when it has `save` / `load` (concepts.hpp); nothing otherwise.

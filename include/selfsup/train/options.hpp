@@ -52,10 +52,6 @@ struct TrainerOptions {
   bool bf16_autocast = false;    ///< CUDA only: the encoder's forward in bfloat16 autocast; the
                                  ///< loss is computed in float32
   bool channels_last = false;    ///< CUDA only: images and convolution weights in channels-last
-  bool keep_freed_memory = true; ///< CPU: glibc keeps freed memory for the next step instead of
-                                 ///< returning it to the kernel (train/runtime.hpp)
-  bool serial_blas = true;       ///< CPU: OpenBLAS runs each product on the calling thread, and
-                                 ///< LibTorch's threads parallelise around it (train/runtime.hpp)
   /// What else shapes the run, by name (the dataset, the method's temperature, ...): stored in
   /// every checkpoint with the options above under "run.<name>" (checkpoint::record), compared
   /// on resume.

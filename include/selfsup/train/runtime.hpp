@@ -16,9 +16,10 @@
 /// cores). This runs each OpenBLAS product on its calling thread (openblas_set_num_threads(1),
 /// as OPENBLAS_NUM_THREADS=1 would). With another BLAS nothing is changed.
 ///
-/// selfsup::Trainer makes both unless TrainerOptions::keep_freed_memory / serial_blas are
-/// false; the environment variables SELFSUP_KEEP_FREED_MEMORY=0 and SELFSUP_SERIAL_BLAS=0 turn
-/// them off for any program. The example programs make them at start.
+/// They are process-wide, so a program makes them itself, at start (tune_cpu_training(), as the
+/// example programs do); constructing a selfsup::Trainer changes nothing of the process. The
+/// environment variables SELFSUP_KEEP_FREED_MEMORY=0 and SELFSUP_SERIAL_BLAS=0 turn them off for
+/// any program that makes them.
 
 #include <climits>
 #include <cstdlib>
@@ -76,7 +77,7 @@ inline Tuning serial_blas() {
   return result;
 }
 
-/// Both settings, as the Trainer and the example programs make them.
+/// Both settings, as the example programs make them at start.
 inline void tune_cpu_training() {
   keep_freed_memory();
   serial_blas();

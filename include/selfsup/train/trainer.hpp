@@ -17,7 +17,8 @@
 ///
 /// Data parallel (distributed::current() has more than one process, after init_from_env): every
 /// rank starts from rank 0's weights, draws its own shard of each epoch's anchors (batch_size is
-/// per process), and runs the encoder on its shard with BatchNorm over the global batch; the loss's
+/// per process), and runs the encoder on its shard with BatchNorm over the global batch (selfsup's
+/// models::BatchNorm1d/2d; an encoder with LibTorch's own torch::nn::BatchNorm is refused); the loss's
 /// inputs and the pairs are gathered, so the loss, its negatives (in-batch, queue, support set) and
 /// its batch statistics are those of the global batch, computed identically by every rank; gradients
 /// are averaged in buckets during the backward pass. W ranks of batch B take the steps one process
@@ -33,10 +34,12 @@
 #include <selfsup/detail/type_name.hpp>
 #include <selfsup/distributed/agreement.hpp>
 #include <selfsup/distributed/collectives.hpp>
+#include <selfsup/models/batch_norm.hpp>
 #include <selfsup/recipe.hpp>
 #include <selfsup/train/checkpoint.hpp>
+#include <selfsup/train/checkpoint_archive.hpp>
+#include <selfsup/train/divergence.hpp>
 #include <selfsup/train/forward.hpp>
-#include <selfsup/train/runtime.hpp>
 #include <selfsup/train/optimizers.hpp>
 #include <selfsup/train/options.hpp>
 #include <selfsup/train/schedule.hpp>
@@ -105,30 +108,7 @@ class Trainer {
   Trainer(R recipe, E encoder, const TrainerOptions& options = {})
       : recipe_(std::move(recipe)), encoder_(std::move(encoder)), options_(options) {
     constexpr std::string_view fn = "selfsup::Trainer";
-    TORCH_CHECK(options.epochs >= 1, fn, ": epochs must be >= 1, got ", options.epochs);
-    TORCH_CHECK(options.batch_size >= 2, fn, ": batch_size must be >= 2, got ", options.batch_size);
-    TORCH_CHECK(options.learning_rate > 0 && std::isfinite(options.learning_rate), fn,
-                ": learning_rate must be positive and finite, got ", options.learning_rate);
-    TORCH_CHECK(options.weight_decay >= 0 && options.momentum >= 0 && options.clip_grad_norm >= 0,
-                fn, ": weight_decay, momentum and clip_grad_norm must be non-negative");
-    TORCH_CHECK(std::isfinite(options.final_weight_decay), fn, ": final_weight_decay must be finite (negative: "
-                "constant weight decay), got ", options.final_weight_decay);
-    TORCH_CHECK(options.log_every >= 1, fn, ": log_every must be >= 1, got ", options.log_every);
-    for (const auto& [key, value] : options.run) {
-      TORCH_CHECK(!key.empty() && key.find_first_of("=\n") == std::string::npos &&
-                      value.find('\n') == std::string::npos,
-                  fn, ": TrainerOptions::run: names must be non-empty without '=' or a line break, values without "
-                  "a line break; got '", key, "'");
-    }
-    const auto recorded = checkpoint::record(options);
-    for (const auto& key : options.may_change_on_resume) {
-      TORCH_CHECK(key != "optimizer", fn, ": TrainerOptions::may_change_on_resume cannot hold 'optimizer': the "
-                  "saved optimiser state belongs to the optimiser that wrote it");
-      TORCH_CHECK(recorded.count(key) > 0, fn, ": TrainerOptions::may_change_on_resume: '", key,
-                  "' is not a recorded option; they are: ", checkpoint::record_text(recorded));
-    }
-    if (options.keep_freed_memory) runtime::keep_freed_memory();
-    if (options.serial_blas) runtime::serial_blas();
+    const auto recorded = checkpoint::check_options(options, fn);
     if constexpr (LossTraits::needs_predictor) {
       TORCH_CHECK(encoder_->has_predictor(), fn, ": the loss reads the predictor's outputs (BYOL, "
                   "SimSiam, MoCo v3), but this encoder was made without a predictor; set EncoderOptions::predictor");
@@ -147,6 +127,12 @@ class Trainer {
     }
     TORCH_CHECK(!params.empty(), fn, ": the encoder has no trainable parameters");
     if (distributed::current().distributed()) {
+      if (const auto plain = models::plain_batch_norm(*encoder_)) {
+        TORCH_CHECK(false, fn, ": data parallel: the encoder's layer ", *plain, " normalises with this "
+                    "rank's statistics only, not the global batch's, so W ranks would not train as one process "
+                    "of batch W*B; build the encoder with selfsup::models::BatchNorm1d/BatchNorm2d (the same "
+                    "parameters, buffers and checkpoint names), which synchronise inside the trainer's step");
+      }
       // Before anything whose size depends on them: the run's options and the model's layout.
       auto facts = recorded;
       const auto layout = checkpoint::describe(*encoder_);
@@ -170,7 +156,7 @@ class Trainer {
   /// Asks fit() to return after the current step (from a hook, e.g. at a time budget).
   void request_stop() { stop_requested_ = true; }
   /// The last checkpoint written or read, empty if none.
-  const std::string& last_checkpoint() const { return last_checkpoint_; }
+  const std::string& last_checkpoint() const { return divergence_.last_checkpoint(); }
 
   /// Trains on `data` until `options.epochs` epochs (or `max_steps` steps) are done in all,
   /// continuing from where a loaded checkpoint left off.
@@ -245,7 +231,7 @@ class Trainer {
           (call_on_log(hooks, entry), ...);
         }
       }
-      check_divergence();
+      divergence_.check(epoch_);
       if (batch_in_epoch_ < count) break;  // max_steps or a stop request inside the epoch
       // The epoch is complete: a checkpoint written by a hook resumes at the next one.
       batch_in_epoch_ = 0;
@@ -284,10 +270,10 @@ class Trainer {
     in.negatives = recipe_.negatives.negatives(in, pairs);
     torch::Tensor loss;
     {
-      detail::SkipFiniteChecks no_sync;  // note_loss checks it, without a sync on a GPU
+      detail::SkipFiniteChecks no_sync;  // divergence_ checks it, without a sync on a GPU
       loss = recipe_.loss(in);
     }
-    note_loss(loss);
+    divergence_.note_loss(loss, steps_ + 1, epoch_);
     optimizer_->zero_grad();
     if (averager_) averager_->arm();
     loss.backward();
@@ -341,25 +327,7 @@ class Trainer {
   /// of their bytes, compared across ranks). Collective; save_checkpoint and the end of fit() call
   /// it. Returns the checksum (of this rank's model in a run of one process).
   uint32_t check_ranks_agree() {
-    uint32_t crc = 0;
-    auto add = [&](const torch::Tensor& t) {
-      if (!t.defined() || t.numel() == 0) return;
-      auto c = t.detach().to(torch::kCPU).contiguous();
-      crc = detail::crc32c(std::string_view(static_cast<const char*>(c.data_ptr()), c.nbytes()), crc);
-    };
-    for (const auto& p : encoder_->parameters()) add(p);
-    for (const auto& b : encoder_->buffers()) add(b);
-    const auto& ctx = distributed::current();
-    if (!ctx.distributed()) return crc;
-    auto all = distributed::all_gather(torch::tensor({static_cast<int64_t>(crc)}, torch::kLong));
-    std::string differ;
-    for (int64_t r = 1; r < all.size(0); ++r) {
-      if (all[r].item<int64_t>() != all[0].item<int64_t>()) differ += (differ.empty() ? "" : ", ") + std::to_string(r);
-    }
-    TORCH_CHECK(differ.empty(), "selfsup::Trainer: after step ", steps_, " the parameters of rank(s) ", differ,
-                " differ from rank 0's: the ranks no longer train one model (a rank that ran other steps, or a "
-                "parameter changed outside the trainer on one rank)");
-    return crc;
+    return distributed::check_states_agree(*encoder_, steps_, "selfsup::Trainer");
   }
 
   /// The learning rate of the next step.
@@ -376,8 +344,8 @@ class Trainer {
   /// has diverged.
   void save_checkpoint(const std::string& path) {
     constexpr std::string_view fn = "selfsup::Trainer::save_checkpoint";
-    check_divergence();
-    check_finite_state(path, fn);
+    divergence_.check(epoch_);
+    divergence_.check_finite_state(*encoder_, path, fn, steps_);
     const auto& ctx = distributed::current();
     check_ranks_agree();
     std::vector<std::string> rank_states;
@@ -393,29 +361,14 @@ class Trainer {
         throw checkpoint::WriteError(fmt::format("{}: rank 0 could not write '{}' (its error says why); the previous "
                                                  "checkpoint, if any, is unchanged", fn, path));
       }
-      last_checkpoint_ = path;
-      last_checkpoint_step_ = steps_;
+      divergence_.note_checkpoint(path, steps_);
       return;
     }
     torch::serialize::OutputArchive archive;
-    archive.write("selfsup.recipe", c10::IValue(detail::type_name<R>()));
-    archive.write("selfsup.options", c10::IValue(checkpoint::record_text(checkpoint::record(options_))));
-    archive.write("selfsup.parameters", c10::IValue(checkpoint::describe(*encoder_)));
-    archive.write("selfsup.progress", torch::tensor({epoch_, batch_in_epoch_, steps_}), true);
-    detail::save_nested(archive, "encoder", *encoder_);
-    detail::save_nested(archive, "optimizer", *optimizer_);
+    checkpoint::write_run(archive, detail::type_name<R>(), options_, *encoder_, *optimizer_,
+                          {.epoch = epoch_, .batch_in_epoch = batch_in_epoch_, .steps = steps_});
     save_policies(archive);
-    if (ctx.distributed()) {
-      archive.write("selfsup.world_size", torch::tensor({ctx.world_size()}), true);
-      torch::serialize::OutputArchive ranks;
-      for (size_t r = 1; r < rank_states.size(); ++r) {
-        const auto& b = rank_states[r];
-        auto t = torch::empty({static_cast<int64_t>(b.size())}, torch::kUInt8);
-        if (!b.empty()) std::memcpy(t.data_ptr<uint8_t>(), b.data(), b.size());
-        ranks.write(std::to_string(r), t, true);
-      }
-      archive.write("selfsup.rank_states", ranks);
-    }
+    if (ctx.distributed()) checkpoint::write_rank_states(archive, ctx.world_size(), rank_states);
     try {
       checkpoint::write(archive, path, fn);
     } catch (...) {
@@ -423,8 +376,7 @@ class Trainer {
       throw;
     }
     if (ctx.distributed()) written_by_main(true);
-    last_checkpoint_ = path;
-    last_checkpoint_step_ = steps_;
+    divergence_.note_checkpoint(path, steps_);
   }
 
   /// Restores a checkpoint written by save_checkpoint for the same recipe and model. A checkpoint
@@ -432,53 +384,18 @@ class Trainer {
   void load_checkpoint(const std::string& path) {
     constexpr std::string_view fn = "selfsup::Trainer::load_checkpoint";
     auto archive = checkpoint::read(path, fn);
-    c10::IValue recipe_name, parameters;
-    TORCH_CHECK(archive.try_read("selfsup.recipe", recipe_name) && archive.try_read("selfsup.parameters", parameters),
-                fn, ": '", path, "' is not a selfsup checkpoint");
-    const auto expected = detail::type_name<R>();
-    TORCH_CHECK(recipe_name.toStringRef() == expected, fn, ": '", path,
-                "' was written by another recipe:\n  checkpoint: ", recipe_name.toStringRef(),
-                "\n  this trainer: ", expected);
-    const auto differences = checkpoint::difference(parameters.toStringRef(), checkpoint::describe(*encoder_));
-    TORCH_CHECK(differences.empty(), fn, ": '", path, "' holds another model:", differences);
     // Every rank reads the file (on one node, or a shared file system); each restores its own
-    // policy state, and a run on another number of processes is refused.
+    // policy state, and a run on another number of processes is refused. Nothing is changed
+    // until every check has passed.
     const auto& ctx = distributed::current();
-    torch::Tensor saved_world;
-    const int64_t written_world = archive.try_read("selfsup.world_size", saved_world, true)
-                                      ? saved_world.item<int64_t>() : 1;
-    TORCH_CHECK(written_world == ctx.world_size(), fn, ": '", path, "' was written by a run on ", written_world,
-                written_world == 1 ? " process" : " processes", ", and this run has ", ctx.world_size(),
-                ": each process's shard of the data and its random streams belong to that number. Resume with ",
-                written_world, written_world == 1 ? " process" : " processes",
-                " (torchrun --nproc_per_node and --nnodes), or start a new run.");
-    c10::IValue recorded;
-    if (archive.try_read("selfsup.options", recorded)) {
-      const auto changed = checkpoint::differences(checkpoint::parse_record(recorded.toStringRef()),
-                                                   checkpoint::record(options_), options_.may_change_on_resume);
-      TORCH_CHECK(changed.empty(), fn, ": '", path, "' was written by a run with other options; resuming would "
-                  "silently change the run:", changed, "\nResume with the same options, start a new run at another "
-                  "checkpoint path, or allow a change explicitly (TrainerOptions::may_change_on_resume).");
-    } else {
-      fmt::print(stderr, "{}: warning: '{}' does not record the options of its run; they cannot be compared\n", fn,
-                 path);
-    }
+    checkpoint::check_run(archive, path, fn, detail::type_name<R>(), options_, *encoder_, ctx.world_size());
     torch::serialize::InputArchive own_state;
     torch::serialize::InputArchive* policies = &archive;
     if (ctx.rank() > 0) {
-      torch::serialize::InputArchive ranks;
-      torch::Tensor bytes;
-      TORCH_CHECK(archive.try_read("selfsup.rank_states", ranks) &&
-                      ranks.try_read(std::to_string(ctx.rank()), bytes, true),
-                  fn, ": '", path, "' holds no state for rank ", ctx.rank());
-      bytes = bytes.contiguous();
-      own_state.load_from(reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), static_cast<size_t>(bytes.numel()));
+      own_state = checkpoint::read_rank_state(archive, ctx.rank(), path, fn);
       policies = &own_state;
     }
-    torch::Tensor progress;
-    archive.read("selfsup.progress", progress, true);
-    detail::load_nested(archive, "encoder", *encoder_, fn);
-    detail::load_nested(archive, "optimizer", *optimizer_, fn);
+    const auto progress = checkpoint::read_run(archive, *encoder_, *optimizer_, fn);
     checkpoint::load_policy(*policies, "views", recipe_.views);
     if constexpr (contract::load<Pairs>::valid) {
       torch::serialize::InputArchive pairs_state;
@@ -491,11 +408,10 @@ class Trainer {
     }
     checkpoint::load_policy(*policies, "negatives", recipe_.negatives);
     checkpoint::load_policy(*policies, "loss", recipe_.loss);
-    epoch_ = progress[0].item<int64_t>();
-    batch_in_epoch_ = progress[1].item<int64_t>();
-    steps_ = progress[2].item<int64_t>();
-    last_checkpoint_ = path;
-    last_checkpoint_step_ = steps_;
+    epoch_ = progress.epoch;
+    batch_in_epoch_ = progress.batch_in_epoch;
+    steps_ = progress.steps;
+    divergence_.note_checkpoint(path, steps_);
   }
 
  private:
@@ -531,9 +447,9 @@ class Trainer {
   }
 
   StepLog read_loss(const torch::Tensor& loss, double images_per_second) {
-    check_divergence();
+    divergence_.check(epoch_);
     const double value = loss.item<double>();
-    if (!std::isfinite(value)) diverged(value, steps_);
+    divergence_.check_value(value, steps_, epoch_);
     StepLog entry{.epoch = epoch_, .step = steps_, .loss = value,
                   .learning_rate = optimizer_->param_groups().front().options().get_lr(),
                   .images_per_second = images_per_second, .total_steps = total_steps_,
@@ -542,65 +458,6 @@ class Trainer {
       fmt::print("epoch {:>3}  step {:>6}  loss {:.4f}  lr {:.4g}\n", epoch_ + 1, steps_, value, entry.learning_rate);
     }
     return entry;
-  }
-
-  /// Notes the loss of the step about to be taken (step number steps_ + 1): on the CPU it is
-  /// checked now, before its backward pass, so the model stays as the last finite step left it;
-  /// elsewhere a device flag keeps the first step whose loss was not finite.
-  void note_loss(const torch::Tensor& loss) {
-    if (loss.device().is_cpu()) {
-      const double value = loss.item<double>();
-      if (!std::isfinite(value)) diverged(value, steps_ + 1);
-      return;
-    }
-    if (!first_bad_step_.defined() || first_bad_step_.device() != loss.device()) {
-      first_bad_step_ = torch::full({}, -1, torch::TensorOptions().dtype(torch::kLong).device(loss.device()));
-    }
-    first_bad_step_.masked_fill_(torch::isfinite(loss.detach()).logical_not().logical_and(first_bad_step_.lt(0)),
-                                 steps_ + 1);
-  }
-
-  /// Throws when the device flag of note_loss has caught a loss that was not finite.
-  void check_divergence() {
-    if (!first_bad_step_.defined()) return;
-    const auto step = first_bad_step_.item<int64_t>();
-    if (step >= 0) diverged(std::numeric_limits<double>::quiet_NaN(), step, /*exact_value=*/false);
-  }
-
-  [[noreturn]] void diverged(double value, int64_t step, bool exact_value = true) {
-    TORCH_CHECK(false, "selfsup::Trainer: the loss became ", exact_value ? fmt::format("{}", value) : std::string("not finite"),
-                " at step ", step, " (epoch ", epoch_ + 1, "); training stopped, and no checkpoint is written from "
-                "this state. ",
-                last_checkpoint_.empty()
-                    ? std::string("No checkpoint was written before it.")
-                    : fmt::format("The last good checkpoint is '{}' (step {}).", last_checkpoint_, last_checkpoint_step_),
-                " A lower learning rate, warm-up or gradient clipping (TrainerOptions::clip_grad_norm) may help.");
-    std::abort();  // unreachable: TORCH_CHECK(false) throws
-  }
-
-  /// Refuses to save a model whose parameters or buffers are not all finite (one reduction on
-  /// the device, then the first bad tensor named).
-  void check_finite_state(const std::string& path, std::string_view fn) {
-    std::vector<std::string> names;
-    std::vector<torch::Tensor> flags;
-    auto add = [&](const std::string& name, const torch::Tensor& t) {
-      if (t.defined() && t.is_floating_point() && t.numel() > 0) {
-        names.push_back(name);
-        flags.push_back(torch::isfinite(t.detach()).all());
-      }
-    };
-    for (const auto& item : encoder_->named_parameters()) add(item.key(), item.value());
-    for (const auto& item : encoder_->named_buffers()) add(item.key(), item.value());
-    if (flags.empty()) return;
-    auto finite = torch::stack(flags).cpu();
-    if (finite.all().item<bool>()) return;
-    const auto bad = finite.logical_not().nonzero()[0][0].item<int64_t>();
-    TORCH_CHECK(false, fn, ": not writing '", path, "': the model's '", names[static_cast<size_t>(bad)],
-                "' is not finite after step ", steps_, " (the run has diverged). ",
-                last_checkpoint_.empty()
-                    ? std::string("No checkpoint was written before it.")
-                    : fmt::format("The last good checkpoint, '{}' (step {}), is unchanged.", last_checkpoint_,
-                                  last_checkpoint_step_));
   }
 
   R recipe_;
@@ -613,9 +470,7 @@ class Trainer {
   int64_t batch_in_epoch_ = 0;
   int64_t total_steps_ = 0;
   bool stop_requested_ = false;
-  std::string last_checkpoint_;
-  int64_t last_checkpoint_step_ = 0;
-  torch::Tensor first_bad_step_;  ///< on a GPU: the first step whose loss was not finite, or -1
+  DivergenceGuard divergence_;
   std::optional<torch::serialize::InputArchive> pending_pairs_state_;
 };
 
