@@ -1,5 +1,7 @@
-// train: one command-line trainer for the self-supervised methods, each crossed with the
-// sources of positive pairs, every combination a recipe compiled ahead of time.
+// train: one command-line trainer for the self-supervised methods (selfsup::methods::all), each
+// crossed with the sources of positive pairs (methods::pair_sources), every combination a recipe
+// compiled ahead of time. It knows no method by name: its listings, defaults and refusals come
+// from each method's methods::Info.
 //
 //   train --method NAME [--positives augmented|semantic|mix|same_label|nearest_neighbour]
 //         [--data synthetic|synthetic:unreachable|cifar10:PATH|cifar100:PATH|stl10:PATH|folder:PATH] [--pairs FILE]
@@ -46,76 +48,6 @@
 namespace train {
 namespace {
 
-using ss::models::ProjectorOptions;
-
-/// A method's paper and defaults; the recipe itself is registered by add_*().
-struct Method {
-  std::string_view name;
-  std::string_view title;
-  std::string_view citation;  ///< key in docs/methods.bib
-  std::string_view loss;      ///< the loss and its defaults, for --list
-  ss::OptimizerKind optimizer;
-  double base_lr;             ///< at batch 256
-  double weight_decay;
-  /// The encoder's heads at the paper's sizes for features of width `f`.
-  ss::models::EncoderOptions (*heads)(int64_t f);
-  double final_weight_decay = -1.0;  ///< >= 0: cosine schedule of the weight decay to this
-  double clip_grad_norm = 0.0;       ///< > 0: gradients clipped to this global norm
-  int64_t freeze_last_layer_epochs = 0;  ///< the head's last layer (DINO) or prototypes (SwAV) frozen
-};
-
-ss::models::EncoderOptions simclr_heads(int64_t f) { return {.projector = ss::models::heads::simclr(f)}; }
-
-const std::vector<Method>& methods() {
-  using K = ss::OptimizerKind;
-  namespace h = ss::models::heads;
-  static const std::vector<Method> table = {
-      {"simclr", "SimCLR", "chen2020simclr", "NT-Xent, τ = 0.5", K::lars, 0.3, 1e-6, simclr_heads},
-      {"moco_v2", "MoCo v2", "chen2020mocov2", "InfoNCE against a queue of K = 4096 keys, τ = 0.2; target m = 0.99",
-       K::sgd, 0.03, 1e-4,
-       [](int64_t) { return ss::models::EncoderOptions{.projector = h::moco_v2, .momentum_target = true,
-                                                       .momentum = 0.99, .cosine_momentum = false}; }},
-      {"byol", "BYOL", "grill2020byol", "2 − 2cos, symmetric; target m₀ = 0.99, cosine to 1", K::lars, 0.2, 1.5e-6,
-       [](int64_t) { return ss::models::EncoderOptions{.projector = h::byol_projector, .predictor = h::byol_predictor,
-                                                       .momentum_target = true, .momentum = 0.99}; }},
-      {"simsiam", "SimSiam", "chen2021simsiam", "negative cosine, stop-gradient on the projections", K::sgd, 0.05, 1e-4,
-       [](int64_t) { return ss::models::EncoderOptions{.projector = h::simsiam_projector, .predictor = h::simsiam_predictor}; }},
-      {"barlow_twins", "Barlow Twins", "zbontar2021barlow", "λ = 0.0051", K::lars, 0.2, 1.5e-6,
-       [](int64_t) { return ss::models::EncoderOptions{.projector = h::barlow_twins}; }},
-      {"vicreg", "VICReg", "bardes2022vicreg", "invariance 25, variance 25, covariance 1", K::lars, 0.2, 1e-6,
-       [](int64_t) { return ss::models::EncoderOptions{.projector = h::vicreg}; }},
-      {"nnclr", "NNCLR", "dwibedi2021nnclr", "NT-Xent with the nearest neighbour from a support set of 16384, τ = 0.1",
-       K::lars, 0.3, 1e-6, simclr_heads},
-      {"supcon", "SupCon", "khosla2020supcon", "every row of the anchor's group a positive, τ = 0.1", K::sgd, 0.125, 1e-4,
-       simclr_heads},
-      {"dcl", "DCL", "yeh2022dcl", "the positive left out of the denominator, τ = 0.1", K::lars, 0.3, 1e-6, simclr_heads},
-      {"dclw", "DCLW", "yeh2022dcl", "DCL with the vMF weight, τ = 0.1, σ = 0.5", K::lars, 0.3, 1e-6, simclr_heads},
-      {"debiased", "Debiased contrastive", "chuang2020debiased", "τ = 0.5, τ⁺ = 0.1", K::lars, 0.3, 1e-6, simclr_heads},
-      {"hard_negative", "Hard negatives", "robinson2021hard", "τ = 0.5, τ⁺ = 0.1, β = 1", K::lars, 0.3, 1e-6, simclr_heads},
-      {"fnc", "False-negative elimination", "huynh2022fnc", "NT-Xent without same-group negatives, τ = 0.5", K::lars,
-       0.3, 1e-6, simclr_heads},
-      {"dino", "DINO", "caron2021dino",
-       "multi-crop 2 + 8, teacher τ 0.04 (warm-up option), student τ 0.1, centre m 0.9; teacher m₀ = 0.996 cosine "
-       "to 1; wd 0.04 → 0.4, clip 3, last layer frozen 1 epoch; head 2048-2048-256 → K = 65536",
-       K::adamw, 0.0005, 0.04,
-       [](int64_t) { return ss::models::EncoderOptions{.projector = h::dino(65536), .momentum_target = true,
-                                                       .momentum = 0.996}; },
-       0.4, 3.0, 1},
-      {"swav", "SwAV", "caron2020swav",
-       "multi-crop 2 + 6, 3000 prototypes, τ = 0.1, Sinkhorn ε = 0.05 × 3; queue 3840 from epoch 15; prototypes "
-       "frozen 1 epoch",
-       K::lars, 0.3, 1e-6,
-       [](int64_t) { return ss::models::EncoderOptions{.projector = h::swav, .prototypes = 3000}; }, -1.0, 0.0, 1},
-      {"moco_v3", "MoCo v3", "chen2021mocov3",
-       "symmetric InfoNCE, predictions against momentum keys, in-batch, τ = 0.2; m₀ = 0.99 cosine to 1",
-       K::adamw, 0.00015, 0.1,
-       [](int64_t) { return ss::models::EncoderOptions{.projector = h::moco_v3_projector,
-                                                       .predictor = h::moco_v3_predictor, .momentum_target = true,
-                                                       .momentum = 0.99}; }},
-  };
-  return table;
-}
-
 ss::OptimizerKind parse_optimizer(const std::string& name) {
   if (name == "sgd") return ss::OptimizerKind::sgd;
   if (name == "lars") return ss::OptimizerKind::lars;
@@ -123,27 +55,60 @@ ss::OptimizerKind parse_optimizer(const std::string& name) {
   throw std::invalid_argument(fmt::format("train: --optimizer must be sgd, lars or adamw, got '{}'", name));
 }
 
-/// Smaller heads for small backbones and CPU runs: hidden widths / 8 (at least 64), output widths
-/// above 256 / 8, DINO's K / 16 (65536: 4096).
-ProjectorOptions shrink(ProjectorOptions o) {
-  o.hidden_dim = std::max<int64_t>(64, o.hidden_dim / 8);
-  if (o.out_dim > 256) o.out_dim /= 8;
-  if (o.normalized_out_dim > 0) o.normalized_out_dim = std::max<int64_t>(64, o.normalized_out_dim / 16);
-  return o;
-}
-
 struct Parsed {
   Config config;
   bool list = false;
   bool list_recipes = false;
+  bool list_markdown = false;
   bool positives_given = false;
   std::set<std::string> given;  ///< the flags given on the command line that apply to some runs only
 };
 
 std::vector<std::string> method_names() {
   std::vector<std::string> names;
-  for (const auto& m : methods()) names.emplace_back(m.name);
+  for (const auto& m : ss::methods::infos<>) names.emplace_back(m.name);
   return names;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? std::string(sep) : "") + v[i];
+  return out;
+}
+
+/// "a", "a and b", "a, b and c".
+std::string and_list(const std::vector<std::string>& v) {
+  std::string out;
+  for (size_t i = 0; i < v.size(); ++i) out += (i == 0 ? "" : i + 1 == v.size() ? " and " : ", ") + v[i];
+  return out;
+}
+
+/// The methods that read `knob`, and those that do not.
+std::pair<std::vector<std::string>, std::vector<std::string>> methods_reading(ss::methods::Knob knob) {
+  std::pair<std::vector<std::string>, std::vector<std::string>> out;
+  for (const auto& m : ss::methods::infos<>) (ss::methods::has(m.knobs(), knob) ? out.first : out.second).emplace_back(m.name);
+  return out;
+}
+
+/// The pair sources that read `knob`.
+std::vector<std::string> pair_sources_reading(ss::methods::Knob knob) {
+  std::vector<std::string> out;
+  ss::methods::for_each_pair_source(ss::methods::pair_sources{}, [&]<class P>() {
+    if (ss::methods::has(ss::methods::PairSource<P>::knobs, knob)) out.emplace_back(ss::methods::PairSource<P>::name);
+  });
+  return out;
+}
+
+/// "default: the method's (moco_v2 4096, swav 3840)": each method's value of a knob.
+template <class Get>
+std::string method_defaults(ss::methods::Knob knob, Get get) {
+  std::vector<std::string> v;
+  for (const auto& m : ss::methods::infos<>) {
+    if (ss::methods::has(m.knobs(), knob)) v.push_back(fmt::format("{} {}", m.name, get(m)));
+  }
+  std::string out = "default: the method's (";
+  for (size_t i = 0; i < v.size(); ++i) out += (i ? ", " : "") + v[i];
+  return out + ")";
 }
 
 /// Reads the command line into `p`; the exit status when the program should stop now (--help,
@@ -159,7 +124,7 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
       ->capture_default_str()->check(CLI::IsMember(method_names()));
   app.add_option("--positives", c.positives, "where each anchor's positive comes from (default: augmented, or "
                                              "the method's first compiled source; --list)")
-      ->check(CLI::IsMember({"augmented", "semantic", "mix", "same_label", "nearest_neighbour"}));
+      ->check(CLI::IsMember(pair_source_names()));
   ex::add_data_options(app, c.data);
   ex::add_device(app, c.device);
   app.add_option("--epochs", c.epochs)->capture_default_str()->check(Range(int64_t{1}, ex::max_epochs));
@@ -170,7 +135,7 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
   app.add_option("--weight-decay", c.weight_decay, "weight decay (default: the method's)")->check(Range(0.0, 1.0));
   app.add_option("--optimizer", c.optimizer, "optimiser (default: the method's)")
       ->check(CLI::IsMember({"sgd", "lars", "adamw"}));
-  app.add_option("--temperature", c.temperature, "contrastive temperature (default: the method's)")
+  app.add_option("--temperature", c.temperature, "the loss's temperature (default: the method's; --list)")
       ->check(Range(1e-6, 1e6));
   app.add_option("--backbone", c.backbone, "auto: small_cnn on the embedded dataset, resnet18 elsewhere")
       ->capture_default_str()
@@ -183,20 +148,25 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
   app.add_option("--heads", c.heads, "projector sizes: the paper's, or hidden widths / 8 (auto: small for small_cnn)")
       ->capture_default_str()->check(CLI::IsMember({"auto", "paper", "small"}));
   app.add_option("--width", c.width, "small_cnn width")->capture_default_str()->check(Range(int64_t{1}, int64_t{4096}));
+  using ss::methods::Info;
+  using ss::methods::Knob;
   app.add_option("--mix", c.mix, "mix: probability of a semantic partner")->capture_default_str()->check(Range(0.0, 1.0));
-  app.add_option("--queue-size", c.queue_size, "MoCo v2's queue of keys (default 4096), SwAV's of embeddings (3840)")
+  app.add_option("--queue-size", c.queue_size, "a queue of keys or embeddings, " +
+                     method_defaults(Knob::queue_size, [](const Info& m) { return m.queue_size; }))
       ->check(Range(int64_t{1}, int64_t{1} << 24));
-  app.add_option("--queue-start-epoch", c.queue_start_epoch, "SwAV: fill the queue from this epoch on")
-      ->capture_default_str()->check(Range(int64_t{0}, ex::max_epochs));
-  app.add_option("--local-crops", c.local_crops, "DINO, SwAV: local views per image (default: DINO 8, SwAV 6)")
+  app.add_option("--queue-start-epoch", c.queue_start_epoch, "use the queue from this epoch on, " +
+                     method_defaults(Knob::queue_start_epoch, [](const Info& m) { return m.queue_start_epoch; }))
+      ->check(Range(int64_t{0}, ex::max_epochs));
+  app.add_option("--local-crops", c.local_crops, "multi-crop: local views per image, " +
+                     method_defaults(Knob::local_crops, [](const Info& m) { return m.local_crops; }))
       ->check(Range(int64_t{0}, int64_t{64}));
-  app.add_option("--teacher-temperature", c.teacher_temperature, "DINO: the teacher's temperature after the "
-                                                                 "warm-up (default 0.04; the paper raises it to 0.07)")
+  app.add_option("--teacher-temperature", c.teacher_temperature, "the teacher's temperature after the warm-up, " +
+                     method_defaults(Knob::teacher_temperature, [](const Info& m) { return *m.teacher_temperature; }))
       ->check(Range(1e-4, 10.0));
-  app.add_option("--teacher-warmup-epochs", c.teacher_warmup_epochs, "DINO: epochs of the teacher temperature's "
-                                                                     "linear warm-up from 0.04")
+  app.add_option("--teacher-warmup-epochs", c.teacher_warmup_epochs, "epochs of the teacher temperature's linear "
+                                                                     "warm-up from the method's")
       ->capture_default_str()->check(Range(int64_t{0}, ex::max_epochs));
-  app.add_option("--support-size", c.support_size, "NNCLR's support set")
+  app.add_option("--support-size", c.support_size, "a support set of embeddings (--positives nearest_neighbour)")
       ->capture_default_str()->check(Range(int64_t{1}, int64_t{1} << 24));
   app.add_option("--warmup-epochs", c.warmup_epochs)->capture_default_str()->check(Range(int64_t{0}, ex::max_epochs));
   app.add_option("--max-steps", c.max_steps, "stop after this many steps in all (-1: every epoch; 0: train "
@@ -230,6 +200,7 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
   app.add_flag("--quiet", c.quiet, "no progress, no banner");
   app.add_flag("--list", p.list, "every method with its paper, defaults and compiled pair sources");
   app.add_flag("--list-recipes", p.list_recipes, "one 'method positives' line per compiled recipe");
+  app.add_flag("--list-markdown", p.list_markdown, "the methods as the Markdown table of docs/methods.md");
   if (auto exit = ex::parse(app, argc, argv)) return exit;
   p.positives_given = app.count("--positives") > 0;
   for (const char* flag : {"--local-crops", "--queue-size", "--queue-start-epoch", "--teacher-temperature",
@@ -242,10 +213,13 @@ std::optional<int> parse(int argc, char** argv, Parsed& p) {
 
 /// Refuses, before any work, a flag given for a method, pair source or backbone it does not
 /// apply to (it would be ignored), the same way for every such flag.
-void refuse_flags_that_do_not_apply(const Config& c, const std::set<std::string>& given, const std::string& backbone) {
-  auto in = [](const std::string& value, std::initializer_list<std::string_view> set) {
-    return std::find(set.begin(), set.end(), value) != set.end();
-  };
+void refuse_flags_that_do_not_apply(const Config& c, const ss::methods::Info& chosen_method,
+                                    const std::set<std::string>& given, const std::string& backbone) {
+  using ss::methods::Knob;
+  unsigned pair_knobs = 0;  // those of the chosen pair source
+  ss::methods::for_each_pair_source(ss::methods::pair_sources{}, [&]<class P>() {
+    if (ss::methods::PairSource<P>::name == c.positives) pair_knobs = ss::methods::PairSource<P>::knobs;
+  });
   struct Rule {
     const char* flag;
     bool applies;
@@ -255,16 +229,26 @@ void refuse_flags_that_do_not_apply(const Config& c, const std::set<std::string>
   const std::string method = "--method " + c.method, positives = "--positives " + c.positives,
                     with_backbone = "--backbone " + backbone;
   const bool resnet = backbone.starts_with("resnet"), vit = backbone.starts_with("vit_");
+  // A method's knob applies to the methods whose Info reads it; a pair source's to those sources.
+  auto method_rule = [&](const char* flag, Knob knob, std::string_view what) -> Rule {
+    const auto [readers, others] = methods_reading(knob);
+    return {flag, ss::methods::has(chosen_method.knobs(), knob),
+            readers.size() <= 3 ? and_list(readers) : fmt::format("the methods with {} (not {})", what, join(others)),
+            method};
+  };
+  auto pair_rule = [&](const char* flag, Knob knob) -> Rule {
+    return {flag, ss::methods::has(pair_knobs, knob), "--positives " + and_list(pair_sources_reading(knob)),
+            positives};
+  };
   const Rule rules[] = {
-      {"--local-crops", in(c.method, {"dino", "swav"}), "dino and swav", method},
-      {"--queue-size", in(c.method, {"moco_v2", "swav"}), "moco_v2 and swav", method},
-      {"--queue-start-epoch", c.method == "swav", "swav", method},
-      {"--teacher-temperature", c.method == "dino", "dino", method},
-      {"--teacher-warmup-epochs", c.method == "dino", "dino", method},
-      {"--temperature", !in(c.method, {"byol", "simsiam", "barlow_twins", "vicreg"}),
-       "the methods with a temperature (not byol, simsiam, barlow_twins, vicreg)", method},
-      {"--support-size", c.positives == "nearest_neighbour", "--positives nearest_neighbour (nnclr)", positives},
-      {"--mix", c.positives == "mix", "--positives mix", positives},
+      method_rule("--local-crops", Knob::local_crops, "local crops"),
+      method_rule("--queue-size", Knob::queue_size, "a queue"),
+      method_rule("--queue-start-epoch", Knob::queue_start_epoch, "a queue that starts later"),
+      method_rule("--teacher-temperature", Knob::teacher_temperature, "a teacher temperature"),
+      method_rule("--teacher-warmup-epochs", Knob::teacher_temperature, "a teacher temperature"),
+      method_rule("--temperature", Knob::temperature, "a temperature"),
+      pair_rule("--support-size", Knob::support_size),
+      pair_rule("--mix", Knob::mix),
       {"--patch-size", vit, "the ViT backbones (vit_tiny, vit_small)", with_backbone},
       {"--drop-path", vit, "the ViT backbones (vit_tiny, vit_small)", with_backbone},
       {"--width", backbone == "small_cnn", "the small_cnn backbone", with_backbone},
@@ -287,29 +271,36 @@ std::uint32_t tensor_crc32c(const torch::Tensor& t, std::uint32_t crc = 0) {
   return ss::detail::crc32c(std::string_view(static_cast<const char*>(c.data_ptr()), c.nbytes()), crc);
 }
 
-std::string join(const std::vector<std::string>& v, std::string_view sep = ", ") {
-  std::string out;
-  for (size_t i = 0; i < v.size(); ++i) out += (i ? std::string(sep) : "") + v[i];
-  return out;
-}
-
 void list(const Registry& registry) {
   fmt::print("{:<14}{:<44}{:<7}{:>8}{:>9}  {:<40}{}\n", "method", "paper", "optim", "lr/256", "wd", "positives",
              "loss (defaults)");
-  for (const auto& m : methods()) {
+  for (const auto& entry : registry.methods()) {
+    const auto& m = entry.info;
     fmt::print("{:<14}{:<44}{:<7}{:>8}{:>9}  {:<40}{}\n", m.name, fmt::format("{} [{}]", m.title, m.citation),
-               ss::optimizer_name(m.optimizer), m.base_lr, m.weight_decay, join(registry.positives_of(std::string(m.name))),
+               ss::optimizer_name(m.optimizer), m.base_lr, m.weight_decay, join(registry.positives_of(m.name)),
                m.loss);
   }
   fmt::print("\nHeads: the paper's sizes with --heads paper (the default for ResNets), hidden widths / 8 with "
              "--heads small (the default for small_cnn).\n");
 }
 
-const Method& find_method(const std::string& name) {
-  for (const auto& m : methods()) {
-    if (m.name == name) return m;
+/// The methods table of docs/methods.md, from the same definitions as --list.
+void list_markdown(const Registry& registry) {
+  fmt::print("| method (`--method`) | views | positives (`--positives`) | negatives | loss (defaults) | encoder heads | "
+             "optimiser, lr per 256, weight decay | citation |\n");
+  fmt::print("|---|---|---|---|---|---|---|---|\n");
+  for (const auto& entry : registry.methods()) {
+    const auto& m = entry.info;
+    const std::string_view optimizer = m.optimizer == ss::OptimizerKind::sgd    ? "SGD"
+                                       : m.optimizer == ss::OptimizerKind::lars ? "LARS"
+                                                                                : "AdamW";
+    std::string schedule = fmt::format("{}, {}, {}", optimizer, m.base_lr, m.weight_decay);
+    if (m.final_weight_decay >= 0) schedule += fmt::format(" → {} (cosine)", m.final_weight_decay);
+    if (m.clip_grad_norm > 0) schedule += fmt::format(", gradient norm clipped at {}", m.clip_grad_norm);
+    fmt::print("| {} (`{}`) | `{}` | {} | `{}` | `{}`: {} | {} | {} | {} |\n", m.title, m.name, entry.roles.views,
+               join(registry.positives_of(m.name)), entry.roles.negatives, entry.roles.loss, m.loss, m.heads, schedule,
+               m.citation);
   }
-  throw std::invalid_argument(fmt::format("train: --method must be one of {}, got '{}'", join(method_names()), name));
 }
 
 /// The backbone's name: `auto` is small_cnn on the embedded dataset, resnet18 elsewhere.
@@ -347,10 +338,10 @@ std::function<ss::models::AnyBackbone()> make_backbone(const Config& c, const st
 
 int run(int argc, char** argv) {
   Registry registry;
-  add_contrastive(registry);
-  add_momentum(registry);
-  add_non_contrastive(registry);
-  add_distillation(registry);
+  add_part0(registry);
+  add_part1(registry);
+  add_part2(registry);
+  add_part3(registry);
 
   Parsed parsed;
   if (auto exit = parse(argc, argv, parsed)) return *exit;
@@ -358,14 +349,22 @@ int run(int argc, char** argv) {
     list(registry);
     return EXIT_SUCCESS;
   }
+  if (parsed.list_markdown) {
+    list_markdown(registry);
+    return EXIT_SUCCESS;
+  }
   if (parsed.list_recipes) {  // one "method positives" line per compiled recipe, for scripts
-    for (const auto& m : methods()) {
-      for (const auto& p : registry.positives_of(std::string(m.name))) fmt::print("{} {}\n", m.name, p);
+    for (const auto& m : registry.methods()) {
+      for (const auto& p : registry.positives_of(m.info.name)) fmt::print("{} {}\n", m.info.name, p);
     }
     return EXIT_SUCCESS;
   }
   Config& c = parsed.config;
-  const Method& method = find_method(c.method);
+  const Registry::Method* entry = registry.method(c.method);
+  if (entry == nullptr) {
+    throw std::invalid_argument(fmt::format("train: --method must be one of {}, got '{}'", join(method_names()), c.method));
+  }
+  const ss::methods::Info& method = entry->info;
   // Under torchrun (RANK, WORLD_SIZE, ...): data parallel, rank 0 the one that prints and writes.
   const auto ctx = ss::distributed::init_from_env(
       {.timeout = std::chrono::milliseconds(static_cast<int64_t>(c.timeout_seconds * 1000.0))});
@@ -377,7 +376,7 @@ int run(int argc, char** argv) {
     throw std::invalid_argument(fmt::format("train: --positives for {} must be one of {}, got '{}'", c.method,
                                             join(compiled), c.positives));
   }
-  refuse_flags_that_do_not_apply(c, parsed.given, backbone_name(c));
+  refuse_flags_that_do_not_apply(c, method, parsed.given, backbone_name(c));
   const torch::Device device = ss::examples::parse_device("train", c.device);
   ss::examples::check_output("train", "--json", c.json);
   ss::examples::check_output("train", "--checkpoint", c.checkpoint);
@@ -441,30 +440,28 @@ int run(int argc, char** argv) {
   if (heads != "paper" && heads != "small") {
     throw std::invalid_argument(fmt::format("train: --heads must be paper, small or auto, got '{}'", c.heads));
   }
-  auto encoder_options = method.heads(features);
-  if (heads == "small") {
-    encoder_options.projector = shrink(encoder_options.projector);
-    if (encoder_options.predictor) encoder_options.predictor = shrink(*encoder_options.predictor);
-    if (encoder_options.prototypes > 0) encoder_options.prototypes = std::max<int64_t>(10, encoder_options.prototypes / 8);
-  }
-
-  const auto kind = c.optimizer ? parse_optimizer(*c.optimizer) : method.optimizer;
-  // The paper's rule on the global batch: W processes of B train as one of W·B.
-  const double lr = c.learning_rate.value_or(method.base_lr * static_cast<double>(c.batch_size * ctx.world_size()) / 256.0);
   const int64_t steps_per_epoch = std::max<int64_t>(1, data.train.size() / (c.batch_size * ctx.world_size()));
-  encoder_options.freeze_last_layer_steps = method.freeze_last_layer_epochs * steps_per_epoch;
   Setup setup{.config = c, .train = data.train, .pairs = data.pairs, .image_size = image_size,
               .steps_per_epoch = steps_per_epoch, .rank = ctx.rank()};
+  auto encoder_options = entry->encoder(features, setup.method_settings());
+  if (heads == "small") encoder_options = ss::methods::small_heads(encoder_options);
+  // The paper's optimiser, its learning rate by the linear rule on the global batch (W processes
+  // of B train as one of W·B), unless the command line says otherwise.
+  setup.trainer = ss::methods::paper_optimizer(
+      method, {.epochs = c.epochs, .batch_size = c.batch_size, .schedule = {.warmup_steps = c.warmup_epochs * steps_per_epoch},
+               .seed = c.data.seed, .log_every = c.log_every, .max_steps = c.max_steps},
+      c.batch_size * ctx.world_size());
+  if (c.optimizer) setup.trainer.optimizer = parse_optimizer(*c.optimizer);
+  if (c.learning_rate) setup.trainer.learning_rate = *c.learning_rate;
   const double weight_decay = c.weight_decay.value_or(method.weight_decay);
-  setup.trainer = {.epochs = c.epochs, .batch_size = c.batch_size, .optimizer = kind, .learning_rate = lr,
-                   .weight_decay = weight_decay,
-                   // the paper's ratio of the final to the initial weight decay (DINO: 0.04 to 0.4)
-                   .final_weight_decay = method.final_weight_decay >= 0
-                                             ? weight_decay * method.final_weight_decay / method.weight_decay
-                                             : -1.0,
-                   .schedule = {.warmup_steps = c.warmup_epochs * steps_per_epoch},
-                   .clip_grad_norm = method.clip_grad_norm,
-                   .seed = c.data.seed, .log_every = c.log_every, .max_steps = c.max_steps};
+  setup.trainer.weight_decay = weight_decay;
+  // The paper's ratio of the final to the initial weight decay (DINO: 0.04 to 0.4), under
+  // --weight-decay too.
+  if (method.final_weight_decay >= 0) {
+    setup.trainer.final_weight_decay = weight_decay * method.final_weight_decay / method.weight_decay;
+  }
+  const auto kind = setup.trainer.optimizer;
+  const double lr = setup.trainer.learning_rate;
   // What else shapes the run: a checkpoint records it, and a resume that changes it is refused.
   auto or_default = [](const auto& v) { return v ? fmt::format("{}", *v) : std::string("default"); };
   setup.trainer.run = {{"method", c.method},
@@ -478,7 +475,9 @@ int run(int argc, char** argv) {
                        {"heads", heads},
                        {"width", std::to_string(c.width)},
                        {"mix", fmt::format("{}", c.mix)},
-                       {"queue_size", std::to_string(c.queue_size.value_or(4096))},
+                       // a method without a queue records 4096, as every checkpoint before has it
+                       {"queue_size", std::to_string(c.queue_size.value_or(method.queue_size >= 0 ? method.queue_size
+                                                                                                  : 4096))},
                        {"support_size", std::to_string(c.support_size)},
                        {"stem", c.stem},
                        {"init", c.init}};
@@ -495,14 +494,14 @@ int run(int argc, char** argv) {
     setup.trainer.run["patch_size"] = std::to_string(c.patch_size);
     setup.trainer.run["drop_path"] = fmt::format("{}", c.drop_path);
   }
-  if (c.method == "dino" || c.method == "swav") setup.trainer.run["local_crops"] = or_default(c.local_crops);
-  if (c.method == "dino") {
+  using ss::methods::Knob;
+  if (ss::methods::has(method.knobs(), Knob::local_crops)) setup.trainer.run["local_crops"] = or_default(c.local_crops);
+  if (ss::methods::has(method.knobs(), Knob::teacher_temperature)) {
     setup.trainer.run["teacher_temperature"] = or_default(c.teacher_temperature);
     setup.trainer.run["teacher_warmup_epochs"] = std::to_string(c.teacher_warmup_epochs);
   }
-  if (c.method == "swav") {
-    setup.trainer.run["queue_size"] = std::to_string(c.queue_size.value_or(3840));
-    setup.trainer.run["queue_start_epoch"] = std::to_string(c.queue_start_epoch);
+  if (ss::methods::has(method.knobs(), Knob::queue_start_epoch)) {
+    setup.trainer.run["queue_start_epoch"] = std::to_string(c.queue_start_epoch.value_or(method.queue_start_epoch));
   }
   for (const auto& name : c.allow_change) setup.trainer.may_change_on_resume.insert(name == "max-steps" ? "max_steps" : name);
   setup.make_encoder = [&] {

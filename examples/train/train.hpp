@@ -1,14 +1,18 @@
 #pragma once
-// The parts of examples/train shared by its translation units: the run's settings, the method
-// table, the registry of compiled (method, positives) recipes, and the function that trains one.
+// The parts of examples/train shared by its translation units: the run's settings, the registry
+// of compiled (method, positives) recipes, and the function that trains one.
 //
-// Every recipe is a compile-time type; the registry maps run-time names to them. The recipes are
-// spread over several translation units (contrastive.cpp, momentum.cpp, non_contrastive.cpp,
-// distillation.cpp), which a parallel build compiles side by side. All of them share one encoder type,
-// ProjectedEncoder<AnyBackbone>, so the backbone is a run-time choice that costs no extra
-// instantiations.
+// Every recipe is a compile-time type: the product of selfsup::methods::all and
+// selfsup::methods::pair_sources, each pair the method accepts. The registry maps run-time names
+// to them. The product is spread over the translation units recipes_part0.cpp to
+// recipes_part3.cpp (method i in part i % 4), which a parallel build compiles side by side. All
+// recipes share one encoder type, ProjectedEncoder<AnyBackbone>, so the backbone is a run-time
+// choice that costs no extra instantiations. The program knows no method by name: what it prints
+// and what it refuses comes from each method's methods::Info.
 #include "../common/example_support.hpp"
 
+#include <selfsup/detail/type_name.hpp>
+#include <selfsup/methods/methods.hpp>
 #include <selfsup/selfsup.hpp>
 
 #include <fmt/core.h>
@@ -18,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -30,7 +35,7 @@ using Encoder = ss::models::ProjectedEncoder<ss::models::AnyBackbone>;
 
 /// Everything the command line sets.
 struct Config {
-  std::string method = "simclr";
+  std::string method{ss::methods::infos<>.front().name};  ///< the first of methods::all
   std::string positives = "augmented";
   std::string device = "cpu";
   ss::examples::DataOptions data{};
@@ -45,13 +50,14 @@ struct Config {
   double drop_path = 0.1;                ///< ViT stochastic depth (DINO's ViT-S: 0.1)
   std::string heads = "auto";            ///< paper | small
   int64_t width = 16;                    ///< SmallCNN width
-  double mix = 0.5;                      ///< mix: the probability of a semantic partner
-  std::optional<int64_t> queue_size;     ///< MoCo's queue (4096), SwAV's (3840)
-  int64_t queue_start_epoch = 15;        ///< SwAV: the queue is filled from this epoch on
-  std::optional<int64_t> local_crops;    ///< DINO, SwAV: local views (default: the paper's)
-  std::optional<double> teacher_temperature;  ///< DINO: after the warm-up (default 0.04)
-  int64_t teacher_warmup_epochs = 0;     ///< DINO: from 0.04 to --teacher-temperature
-  int64_t support_size = 16384;          ///< NNCLR's support set
+  // Unset: the method's or the pair source's default (methods::Info, methods::PairSource).
+  double mix = ss::pairs::MixedOptions{}.p;  ///< mix: the probability of a semantic partner
+  std::optional<int64_t> queue_size;     ///< a queue of keys or embeddings
+  std::optional<int64_t> queue_start_epoch;  ///< the queue is used from this epoch on
+  std::optional<int64_t> local_crops;    ///< multi-crop: local views per image
+  std::optional<double> teacher_temperature;  ///< after the warm-up
+  int64_t teacher_warmup_epochs = 0;     ///< from the method's teacher temperature to --teacher-temperature
+  int64_t support_size = ss::pairs::NearestNeighbourOptions{}.support_size;  ///< a support set of embeddings
   int64_t max_steps = -1;
   int64_t log_every = 20;
   int64_t warmup_epochs = 1;
@@ -79,11 +85,23 @@ struct Setup {
   int64_t steps_per_epoch = 1;            ///< optimiser steps in one epoch (of the global batch)
   int64_t rank = 0;                       ///< this process's rank in a data-parallel run
 
-  double temperature(double paper) const { return config.temperature.value_or(paper); }
   /// The seed of the run's random policies (views, pairs): the run's seed on rank 0 (and in a run
   /// of one process), a stream of its own on every other rank.
   std::uint64_t seed() const {
     return rank == 0 ? run_seed : ss::derive_seed(run_seed, 0x5e1f0000ULL + static_cast<std::uint64_t>(rank));
+  }
+  /// What the method is built from: the command line's knobs, this run's and rank's seed.
+  ss::methods::Settings method_settings() const {
+    return {.image_size = image_size, .seed = seed(), .steps_per_epoch = steps_per_epoch,
+            .patch_size = config.patch_size, .temperature = config.temperature, .queue_size = config.queue_size,
+            .queue_start_epoch = config.queue_start_epoch, .local_crops = config.local_crops,
+            .teacher_temperature = config.teacher_temperature,
+            .teacher_warmup_epochs = config.teacher_warmup_epochs};
+  }
+  /// What the pair source is built from.
+  ss::methods::PairSettings pair_settings() const {
+    return {.table = pairs ? &*pairs : nullptr, .seed = seed(), .mix = config.mix,
+            .support_size = config.support_size};
   }
 };
 
@@ -95,90 +113,83 @@ struct Outcome {
 };
 
 using Runner = std::function<Outcome(const Setup&)>;
+using EncoderHeads = ss::models::EncoderOptions (*)(int64_t features, const ss::methods::Settings&);
 
-/// (method, positives) -> the compiled recipe that trains it.
+/// The names of the pair sources, in the order of methods::pair_sources.
+inline std::vector<std::string> pair_source_names() {
+  std::vector<std::string> names;
+  ss::methods::for_each_pair_source(ss::methods::pair_sources{}, [&]<class P>() {
+    names.emplace_back(ss::methods::PairSource<P>::name);
+  });
+  return names;
+}
+
+/// The unqualified name of a policy type: "SimCLRViews" for selfsup::views::SimCLRViews.
+template <class T>
+std::string policy_name() {
+  const std::string full = ss::detail::type_name<T>();
+  const auto colon = full.rfind("::");
+  return colon == std::string::npos ? full : full.substr(colon + 2);
+}
+
+/// The policies of a method's recipe other than its pair source, by name.
+struct Roles {
+  std::string views, negatives, loss;
+};
+
+/// Every method of methods::all with the recipes compiled for it, by pair source.
 class Registry {
  public:
-  void add(std::string method, std::string positives, Runner run) {
-    runners_[{std::move(method), std::move(positives)}] = std::move(run);
+  struct Method {
+    ss::methods::Info info;
+    Roles roles;
+    EncoderHeads encoder = nullptr;
+    std::map<std::string, Runner> runners;  ///< by pair source name
+  };
+
+  Registry() : methods_(ss::methods::all::size) {}
+
+  void add(std::size_t index, const ss::methods::Info& info, Roles roles, EncoderHeads encoder, std::string positives,
+           Runner run) {
+    auto& m = methods_.at(index);
+    m.info = info;
+    m.roles = std::move(roles);
+    m.encoder = encoder;
+    m.runners[std::move(positives)] = std::move(run);
   }
-  const Runner* find(const std::string& method, const std::string& positives) const {
-    auto it = runners_.find({method, positives});
-    return it == runners_.end() ? nullptr : &it->second;
+  /// In the order of methods::all.
+  const std::vector<Method>& methods() const { return methods_; }
+  const Method* method(std::string_view name) const {
+    for (const auto& m : methods_) {
+      if (m.info.name == name) return &m;
+    }
+    return nullptr;
   }
-  /// The positives compiled for `method`, in the order augmented, semantic, mix, same_label,
-  /// nearest_neighbour.
-  std::vector<std::string> positives_of(const std::string& method) const {
+  const Runner* find(std::string_view method_name, const std::string& positives) const {
+    const Method* m = method(method_name);
+    if (m == nullptr) return nullptr;
+    auto it = m->runners.find(positives);
+    return it == m->runners.end() ? nullptr : &it->second;
+  }
+  /// The positives compiled for `method`, in the order of methods::pair_sources.
+  std::vector<std::string> positives_of(std::string_view method_name) const {
     std::vector<std::string> out;
-    for (const char* name : {"augmented", "semantic", "mix", "same_label", "nearest_neighbour"}) {
-      if (find(method, name)) out.emplace_back(name);
+    for (const auto& name : pair_source_names()) {
+      if (find(method_name, name)) out.push_back(name);
     }
     return out;
   }
 
  private:
-  std::map<std::pair<std::string, std::string>, Runner> runners_;
+  std::vector<Method> methods_;
 };
 
-void add_contrastive(Registry& r);      // SimCLR, DCL, DCLW, debiased, hard negatives, FNC, SupCon
-void add_momentum(Registry& r);         // MoCo v2, BYOL, NNCLR
-void add_non_contrastive(Registry& r);  // SimSiam, Barlow Twins, VICReg
-void add_distillation(Registry& r);     // DINO, SwAV, MoCo v3
-
-// ---- the pair sources by name -------------------------------------------------------------------
-
-template <class P>
-constexpr std::string_view positives_name() {
-  if constexpr (std::is_same_v<P, ss::pairs::Augmented>) return "augmented";
-  else if constexpr (std::is_same_v<P, ss::pairs::Semantic>) return "semantic";
-  else if constexpr (std::is_same_v<P, ss::pairs::Mixed<ss::pairs::Semantic, ss::pairs::Augmented>>) return "mix";
-  else if constexpr (std::is_same_v<P, ss::pairs::SameLabel>) return "same_label";
-  else if constexpr (std::is_same_v<P, ss::pairs::NearestNeighbour>) return "nearest_neighbour";
-  else static_assert(sizeof(P) == 0, "train: no name for this pair source");
-}
-
-inline const ss::data::PairTable& require_pairs(const Setup& s) {
-  if (!s.pairs) {
-    throw std::invalid_argument(fmt::format(
-        "train: --positives {} needs a semantic pair table: --pairs FILE (the embedded dataset has its own)",
-        s.config.positives));
-  }
-  return *s.pairs;
-}
-
-template <class P>
-P make_positives(const Setup& s) {
-  const auto seed = s.seed() + 101;
-  if constexpr (std::is_same_v<P, ss::pairs::Augmented>) {
-    return {};
-  } else if constexpr (std::is_same_v<P, ss::pairs::Semantic>) {
-    return ss::pairs::Semantic(require_pairs(s), {.seed = seed});
-  } else if constexpr (std::is_same_v<P, ss::pairs::Mixed<ss::pairs::Semantic, ss::pairs::Augmented>>) {
-    return P(ss::pairs::Semantic(require_pairs(s), {.seed = seed}), ss::pairs::Augmented{},
-             {.p = s.config.mix, .seed = seed + 1});
-  } else if constexpr (std::is_same_v<P, ss::pairs::SameLabel>) {
-    return ss::pairs::SameLabel({.seed = seed});
-  } else if constexpr (std::is_same_v<P, ss::pairs::NearestNeighbour>) {
-    return ss::pairs::NearestNeighbour({.support_size = s.config.support_size});
-  }
-}
-
-// ---- views ---------------------------------------------------------------------------------------
-
-/// SimCLR's views: the ImageNet recipe (with blur) from 96 px up, the CIFAR recipe below.
-inline ss::views::SimCLRViews simclr_views(const Setup& s) {
-  auto o = s.image_size >= 96 ? ss::views::SimCLRViewOptions::imagenet(s.image_size)
-                              : ss::views::SimCLRViewOptions::cifar(s.image_size);
-  o.seed = s.seed() + 7;
-  return ss::views::SimCLRViews(o);
-}
-
-/// BYOL's asymmetric views; below 96 px without blur (as CIFAR recipes do).
-inline ss::views::BYOLViews byol_views(const Setup& s) {
-  ss::views::BYOLViewOptions o{.size = s.image_size, .seed = s.seed() + 7};
-  if (s.image_size < 96) o.blur_probability = {0.0, 0.0};
-  return ss::views::BYOLViews(o);
-}
+/// Each registers the methods of its part (method i of methods::all in part i % 4), with every
+/// pair source each accepts: one translation unit each.
+void add_part0(Registry& r);
+void add_part1(Registry& r);
+void add_part2(Registry& r);
+void add_part3(Registry& r);
 
 // ---- training ------------------------------------------------------------------------------------
 
@@ -243,18 +254,31 @@ Outcome train_recipe(R recipe, const Setup& s) {
   return out;
 }
 
-/// Registers `method` with every pair source in `Positives...`: `make(setup, positives)` builds
-/// the recipe for one pair source.
-template <class... Positives, class Make>
-void add_method(Registry& r, std::string_view method, Make make) {
-  (r.add(std::string(method), std::string(positives_name<Positives>()),
-         [make](const Setup& s) { return train_recipe(make(s, make_positives<Positives>(s)), s); }),
-   ...);
+/// Registers method i of methods::all, for each i % `Parts` == `Part`, with every pair source it
+/// accepts.
+template <std::size_t Part, std::size_t Parts>
+void add_part(Registry& r) {
+  ss::methods::for_each_method(ss::methods::all{}, [&]<std::size_t I, template <class> class M>() {
+    if constexpr (I % Parts == Part) {
+      ss::methods::for_each_pair_source(ss::methods::pair_sources{}, [&]<class P>() {
+        using Method = M<P>;
+        using Source = ss::methods::PairSource<P>;
+        if constexpr (Method::accepts) {
+          using R = typename Method::recipe_type;
+          const Roles roles{policy_name<typename R::views_type>(), policy_name<typename R::negatives_type>(),
+                            policy_name<typename R::loss_type>()};
+          r.add(I, Method::info, roles, &Method::encoder, std::string(Source::name), [](const Setup& s) {
+            if (Source::needs_table && !s.pairs) {
+              throw std::invalid_argument(fmt::format(
+                  "train: --positives {} needs a semantic pair table: --pairs FILE (the embedded dataset has its own)",
+                  Source::name));
+            }
+            return train_recipe(Method::recipe(Source::make(s.pair_settings()), s.method_settings()), s);
+          });
+        }
+      });
+    }
+  });
 }
-
-/// The pair sources every two-view method is compiled with.
-#define TRAIN_ALL_POSITIVES                                                                        \
-  ss::pairs::Augmented, ss::pairs::Semantic, ss::pairs::Mixed<ss::pairs::Semantic, ss::pairs::Augmented>, \
-      ss::pairs::SameLabel
 
 }  // namespace train

@@ -1,10 +1,11 @@
 #pragma once
 /// \file
-/// Ready-made recipes for the five methods whose whole step is the four roles (no predictor, no
-/// momentum target, no prototypes): SimCLR, InfoNCE on a queue, DCL, VICReg, Barlow Twins. Each
-/// is one line; rebind a role with `recipes::SimCLR::with_pairs<MyPairs>`. The methods that also
-/// need encoder heads (BYOL, SimSiam, MoCo, NNCLR, DINO, SwAV, ...) are trained by
-/// examples/train, which pairs a recipe with the encoder each one needs.
+/// Recipe types, one line each, for five methods whose whole step is the four roles (no
+/// predictor, no momentum target, no prototypes): SimCLR, InfoNCE on a queue, DCL, VICReg, Barlow
+/// Twins; rebind a role with `recipes::SimCLR::with_pairs<MyPairs>`. Every method as a whole
+/// (recipe with the paper's option values, encoder heads, optimiser, defaults, citation), those
+/// with heads too (BYOL, SimSiam, MoCo, NNCLR, DINO, SwAV, ...), is a type of selfsup::methods
+/// (<selfsup/methods/methods.hpp>).
 
 #include <selfsup/losses/contrastive.hpp>
 #include <selfsup/losses/non_contrastive.hpp>

@@ -8,6 +8,7 @@
 #include <selfsup/eval/knn.hpp>
 #include <selfsup/eval/linear_probe.hpp>
 #include <selfsup/losses/losses.hpp>
+#include <selfsup/methods/methods.hpp>
 #include <selfsup/models/models.hpp>
 #include <selfsup/negatives/negatives.hpp>
 #include <selfsup/pairs/pairs.hpp>
