@@ -133,7 +133,7 @@ inline std::map<std::string, std::string> record(const TrainerOptions& options) 
   std::map<std::string, std::string> r{
       {"epochs", std::to_string(options.epochs)},
       {"batch_size", std::to_string(options.batch_size)},
-      {"optimizer", std::string(optimizer_name(options.optimizer))},
+      {"optimizer", options.custom_optimizer ? options.optimizer_label : std::string(optimizer_name(options.optimizer))},
       {"learning_rate", fmt::format("{}", options.learning_rate)},
       {"momentum", fmt::format("{}", options.momentum)},
       {"weight_decay", fmt::format("{}", options.weight_decay)},
@@ -147,6 +147,7 @@ inline std::map<std::string, std::string> record(const TrainerOptions& options) 
       {"bf16_autocast", options.bf16_autocast ? "true" : "false"},
   };
   if (options.final_weight_decay >= 0) r.emplace("final_weight_decay", fmt::format("{}", options.final_weight_decay));
+  if (options.custom_schedule) r.emplace("schedule", options.schedule_label);
   for (const auto& [key, value] : options.run) r.emplace("run." + key, value);
   return r;
 }

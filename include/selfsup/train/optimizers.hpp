@@ -1,6 +1,7 @@
 #pragma once
 /// \file
-/// The trainer's optimisers (SGD with momentum, LARS, AdamW) made from TrainerOptions, and
+/// The trainer's optimisers (SGD with momentum, LARS, AdamW, or the user's
+/// TrainerOptions::custom_optimizer) made from TrainerOptions, their scheduled weight decay, and
 /// clipping of the global gradient norm, all on the parameters' device.
 
 #include <selfsup/train/lars.hpp>
@@ -12,6 +13,7 @@
 #include <cmath>
 #include <memory>
 #include <numbers>
+#include <string>
 #include <vector>
 
 namespace selfsup::optim {
@@ -21,8 +23,8 @@ namespace selfsup::optim {
 /// and trust ratio) and the rest (biases, batch-norm) in a plain one; AdamW puts them in a group
 /// with weight decay and one without. The first group is always the one with weight decay
 /// (set_weight_decay).
-inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& params,
-                                                               const TrainerOptions& o) {
+inline std::unique_ptr<torch::optim::Optimizer> builtin_optimizer(const std::vector<torch::Tensor>& params,
+                                                                  const TrainerOptions& o) {
   switch (o.optimizer) {
     case OptimizerKind::sgd:
       return std::make_unique<torch::optim::SGD>(
@@ -51,14 +53,57 @@ inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector
   TORCH_CHECK(false, "selfsup::optim::make_optimizer: unknown OptimizerKind ", static_cast<int>(o.optimizer));
 }
 
-/// Sets the weight decay of the decayed group (the first) of an optimiser from make_optimizer.
-inline void set_weight_decay(torch::optim::Optimizer& optimizer, OptimizerKind kind, double weight_decay) {
-  auto& options = optimizer.param_groups().front().options();
-  switch (kind) {
-    case OptimizerKind::sgd: static_cast<torch::optim::SGDOptions&>(options).weight_decay(weight_decay); return;
-    case OptimizerKind::lars: static_cast<LARSOptions&>(options).weight_decay(weight_decay); return;
-    case OptimizerKind::adamw: static_cast<torch::optim::AdamWOptions&>(options).weight_decay(weight_decay); return;
+namespace detail {
+template <class O>
+bool set_weight_decay_as(torch::optim::OptimizerOptions& options, double weight_decay) {
+  auto* o = dynamic_cast<O*>(&options);
+  if (o != nullptr) o->weight_decay(weight_decay);
+  return o != nullptr;
+}
+}  // namespace detail
+
+/// Sets the weight decay of the first param group (the decayed one of make_optimizer's), when
+/// its options are of a kind that has one (SGD, LARS, Adam, AdamW, RMSprop, Adagrad); false for
+/// any other.
+inline bool set_weight_decay(torch::optim::Optimizer& optimizer, double weight_decay) {
+  auto& o = optimizer.param_groups().front().options();
+  namespace to = torch::optim;
+  return detail::set_weight_decay_as<LARSOptions>(o, weight_decay) ||
+         detail::set_weight_decay_as<to::SGDOptions>(o, weight_decay) ||
+         detail::set_weight_decay_as<to::AdamWOptions>(o, weight_decay) ||
+         detail::set_weight_decay_as<to::AdamOptions>(o, weight_decay) ||
+         detail::set_weight_decay_as<to::RMSpropOptions>(o, weight_decay) ||
+         detail::set_weight_decay_as<to::AdagradOptions>(o, weight_decay);
+}
+
+/// The trainer's optimiser: the user's (TrainerOptions::custom_optimizer), checked, or the
+/// built-in one that `o.optimizer` names.
+inline std::unique_ptr<torch::optim::Optimizer> make_optimizer(const std::vector<torch::Tensor>& params,
+                                                               const TrainerOptions& o) {
+  if (!o.custom_optimizer) return builtin_optimizer(params, o);
+  constexpr const char* fn = "selfsup::optim::make_optimizer";
+  auto optimizer = o.custom_optimizer(params, o);
+  TORCH_CHECK(optimizer != nullptr, fn, ": TrainerOptions::custom_optimizer ('", o.optimizer_label,
+              "') returned no optimiser");
+  TORCH_CHECK(!optimizer->param_groups().empty(), fn, ": TrainerOptions::custom_optimizer ('", o.optimizer_label,
+              "') made an optimiser without parameter groups");
+  if (o.final_weight_decay >= 0) {
+    TORCH_CHECK(set_weight_decay(*optimizer, o.weight_decay), fn, ": TrainerOptions::final_weight_decay schedules "
+                "the weight decay of the first parameter group, and the options of '", o.optimizer_label,
+                "' are of a kind selfsup cannot set it on (SGD, LARS, Adam, AdamW, RMSprop and Adagrad options "
+                "can be); set final_weight_decay to -1 and schedule it in the optimiser");
   }
+  return optimizer;
+}
+
+/// The learning rate of step `step` (0-based) of `total`: the user's schedule, checked, or
+/// `o.schedule`'s warm-up and cosine.
+inline double learning_rate(const TrainerOptions& o, int64_t step, int64_t total) {
+  if (!o.custom_schedule) return learning_rate_at(o.learning_rate, step, total, o.schedule);
+  const double lr = o.custom_schedule(o.learning_rate, step, total);
+  TORCH_CHECK(std::isfinite(lr) && lr >= 0, "selfsup::Trainer: TrainerOptions::custom_schedule ('", o.schedule_label,
+              "') gave the learning rate ", lr, " for step ", step, " of ", total, "; it must be finite and >= 0");
+  return lr;
 }
 
 /// The weight decay at step `step` of `total`: constant, or a cosine to o.final_weight_decay.

@@ -5,8 +5,12 @@
 
 #include <selfsup/train/schedule.hpp>
 
+#include <torch/torch.h>
+
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -31,6 +35,18 @@ constexpr std::string_view optimizer_name(OptimizerKind k) {
   }
   return "?";
 }
+
+struct TrainerOptions;
+
+/// A user's optimiser: made once, over the parameters the trainer trains (every parameter of the
+/// encoder that takes gradients), with the trainer's options.
+using OptimizerFactory =
+    std::function<std::unique_ptr<torch::optim::Optimizer>(const std::vector<torch::Tensor>& params,
+                                                           const TrainerOptions& options)>;
+
+/// A user's learning-rate schedule: the rate of step `step` (0-based) of `total`, for the base
+/// rate `base` (TrainerOptions::learning_rate).
+using LearningRateSchedule = std::function<double(double base, int64_t step, int64_t total)>;
 
 struct TrainerOptions {
   int64_t epochs = 1;
@@ -60,6 +76,16 @@ struct TrainerOptions {
   /// "run.<name>"); a resume that changes any other is refused with the differences listed.
   /// "optimizer" cannot be listed: another optimiser cannot take over the saved state.
   std::set<std::string> may_change_on_resume{};
+  /// A user's optimiser in place of `optimizer`'s (any torch::optim::Optimizer). Before each step
+  /// the schedule sets every group's learning rate and, with final_weight_decay >= 0, the first
+  /// group's weight decay (for SGD, LARS, Adam, AdamW, RMSprop and Adagrad options; another kind
+  /// is refused). Checkpoints record "optimizer" as `optimizer_label`.
+  OptimizerFactory custom_optimizer{};
+  std::string optimizer_label = "custom";
+  /// A user's learning-rate schedule in place of `schedule`; each rate must be finite and >= 0.
+  /// Checkpoints record "schedule" as `schedule_label`.
+  LearningRateSchedule custom_schedule{};
+  std::string schedule_label = "custom";
 };
 
 /// The loss read back at one logging step.

@@ -284,7 +284,7 @@ class Trainer {
     for (auto& group : optimizer_->param_groups()) group.options().set_lr(lr);
     if (options_.final_weight_decay >= 0) {
       const int64_t total = total_steps_ > 0 ? total_steps_ : steps_ + 1;
-      optim::set_weight_decay(*optimizer_, options_.optimizer, optim::weight_decay_at(options_, steps_, total));
+      optim::set_weight_decay(*optimizer_, optim::weight_decay_at(options_, steps_, total));
     }
     optimizer_->step();
     ++steps_;
@@ -333,7 +333,7 @@ class Trainer {
   /// The learning rate of the next step.
   double current_learning_rate() const {
     const int64_t total = total_steps_ > 0 ? total_steps_ : std::max<int64_t>(steps_ + 1, 1);
-    return learning_rate_at(options_.learning_rate, steps_, total, options_.schedule);
+    return optim::learning_rate(options_, steps_, total);
   }
 
   /// Writes everything needed to resume exactly: encoder (online and target), optimiser state,
