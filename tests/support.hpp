@@ -1,6 +1,8 @@
 #pragma once
 // Shared by the tests: the reference values written by tests/reference/make_reference.py.
 
+#include "plain_norm_encoder.hpp"
+
 #include <torch/torch.h>
 
 #include <algorithm>

@@ -14,6 +14,8 @@
 //                with an error naming it)
 // Exit status 0 when every check passed; failures are printed.
 
+#include "../plain_norm_encoder.hpp"
+
 #include <selfsup/distributed/collectives.hpp>
 #include <selfsup/distributed/init.hpp>
 #include <selfsup/losses/losses.hpp>
@@ -192,16 +194,7 @@ void stall() {
 }
 
 // An encoder whose BatchNorm is LibTorch's own: it would keep per-rank statistics.
-struct PlainNormImpl : torch::nn::Module {
-  PlainNormImpl()
-      : conv(register_module("conv", torch::nn::Conv2d(3, 4, 3))),
-        norm(register_module("norm", torch::nn::BatchNorm2d(4))) {}
-  torch::Tensor features(const torch::Tensor& x) { return norm(conv(x)).mean({2, 3}); }
-  torch::Tensor forward(const torch::Tensor& x) { return features(x); }
-  torch::nn::Conv2d conv;
-  torch::nn::BatchNorm2d norm;
-};
-TORCH_MODULE(PlainNorm);
+using PlainNorm = selfsup::test::PlainNormEncoder;
 
 void batch_norm() {
   std::string message;

@@ -95,16 +95,7 @@ BOOST_AUTO_TEST_CASE(degenerate_data_is_refused_by_name) {
 }
 
 namespace {
-// An encoder with BatchNorm: in training mode its features depend on the batch around them.
-struct NormedImpl : torch::nn::Module {
-  NormedImpl() : conv(register_module("conv", torch::nn::Conv2d(3, 4, 3))),
-                 norm(register_module("norm", torch::nn::BatchNorm2d(4))) {}
-  torch::Tensor features(const torch::Tensor& x) { return norm(conv(x)).mean({2, 3}); }
-  torch::Tensor forward(const torch::Tensor& x) { return features(x); }
-  torch::nn::Conv2d conv;
-  torch::nn::BatchNorm2d norm;
-};
-TORCH_MODULE(Normed);
+using Normed = selfsup::test::PlainNormEncoder;  // in training mode its features depend on the batch
 }  // namespace
 
 // Features (plain or of transformed views, as evaluate's alignment uses) never depend on the
